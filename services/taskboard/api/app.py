@@ -1,0 +1,100 @@
+"""The api deployment's FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRouter
+
+from taskboard import __version__
+from taskboard.api import health, problems
+from taskboard.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from taskboard.auth.oidc import OidcVerifier
+from taskboard.auth.routes import router as auth_router
+from taskboard.boards.routes import router as boards_router
+from taskboard.columns.routes import router as columns_router
+from taskboard.comments.routes import router as comments_router
+from taskboard.core.config import Settings
+from taskboard.core.db import create_engine, create_sessionmaker
+from taskboard.core.redis import create_redis
+from taskboard.core.security import PasswordHashing
+from taskboard.core.telemetry import configure_tracing, instrument_engine
+from taskboard.events.routes import router as events_router
+from taskboard.labels.routes import router as labels_router
+from taskboard.rest.resources import Resources
+from taskboard.tasks.routes import router as tasks_router
+from taskboard.users.routes import router as users_router
+
+
+def open_resources(settings: Settings) -> Resources:
+    engine = create_engine(settings)
+    instrument_engine(engine, settings)
+    return Resources(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        redis=create_redis(settings),
+        hashing=PasswordHashing(settings),
+        oidc=OidcVerifier(settings) if settings.oidc_issuer else None,
+    )
+
+
+async def close_resources(resources: Resources) -> None:
+    await resources.redis.aclose()
+    await resources.engine.dispose()
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    for domain in (
+        auth_router,
+        users_router,
+        boards_router,
+        columns_router,
+        tasks_router,
+        comments_router,
+        labels_router,
+        events_router,
+    ):
+        router.include_router(domain)
+    return router
+
+
+def create_app(settings: Settings, *, resources: Resources | None = None) -> FastAPI:
+    """Build the app. Tests pass `resources` bound to their own connection; otherwise the
+    lifespan opens the engine and Redis and closes them on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if resources is not None:
+            yield
+            return
+        app.state.resources = open_resources(settings)
+        try:
+            yield
+        finally:
+            await close_resources(app.state.resources)
+
+    configure_tracing(settings, "api")
+    app = FastAPI(
+        title="taskboard",
+        version=__version__,
+        summary="Real-time collaborative task board",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if resources is not None:
+        app.state.resources = resources
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(api_router())
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app

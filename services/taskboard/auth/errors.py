@@ -1,0 +1,18 @@
+from taskboard.core.errors import Unauthorized
+
+
+class InvalidCredentials(Unauthorized):
+    type = "invalid-credentials"
+    title = "Invalid email or password"
+
+
+class InvalidRefreshToken(Unauthorized):
+    type = "invalid-refresh-token"
+    title = "Refresh token is invalid, expired or revoked"
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    type = "refresh-token-reused"
+    title = "Refresh token was already used; every session of this login has been revoked"
+    # The revocation must stick even though the request fails.
+    commits = True

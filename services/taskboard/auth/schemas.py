@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from taskboard.core.schemas import InputModel, Text
+
+
+class Credentials(InputModel):
+    email: Text(320, min_length=3)  # type: ignore[valid-type]
+    password: Text(256, min_length=1)  # type: ignore[valid-type]
+
+
+class RefreshRequest(InputModel):
+    refresh_token: Text(200, min_length=1)  # type: ignore[valid-type]
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme name
+    expires_in: int

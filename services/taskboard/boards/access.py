@@ -1,0 +1,26 @@
+"""Role checks: an invisible board is a 404, a visible one with too low a role is a 403."""
+
+from __future__ import annotations
+
+import uuid
+
+from taskboard.auth.principal import Principal
+from taskboard.boards import repository
+from taskboard.boards.errors import BoardNotFound, RoleRequired
+from taskboard.boards.roles import Role, at_least
+from taskboard.core.db import UnitOfWork
+
+
+async def require_role(
+    uow: UnitOfWork, board_id: uuid.UUID, principal: Principal, minimum: Role
+) -> str:
+    """Check the caller's role. Writes (minimum above viewer) also lock the board row, so every
+    write to one board is serialized: WIP limits, positions and seq cannot race."""
+    role = await repository.role_of(
+        uow.session, board_id, principal.user_id, lock=minimum != "viewer"
+    )
+    if role is None:
+        raise BoardNotFound()
+    if not at_least(role, minimum):
+        raise RoleRequired(f"This needs the {minimum} role on the board; you are {role}")
+    return role

@@ -1,0 +1,16 @@
+from taskboard.core.errors import Conflict, Forbidden, NotFound
+
+
+class BoardNotFound(NotFound):
+    type = "board-not-found"
+    title = "Board not found"
+
+
+class RoleRequired(Forbidden):
+    type = "role-required"
+    title = "Your role on this board does not allow this"
+
+
+class OwnerRequired(Conflict):
+    type = "owner-required"
+    title = "A board always has exactly one owner"

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from taskboard.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
+
+ROLES = ("viewer", "member", "admin", "owner")
+
+
+class Board(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "boards"
+
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The last event's seq: bumped with UPDATE ... RETURNING in every writing transaction.
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class Membership(Base):
+    __tablename__ = "board_members"
+
+    board_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("role IN ('viewer', 'member', 'admin', 'owner')", name="role"),
+    )

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from taskboard.boards.roles import Role
+from taskboard.columns.schemas import ColumnRead
+from taskboard.core.schemas import InputModel, Name, OutputModel, Text
+from taskboard.labels.schemas import LabelRead
+from taskboard.tasks.schemas import TaskRead
+
+
+class BoardCreate(InputModel):
+    name: Name(200)  # type: ignore[valid-type]
+    description: Text(20_000) = ""  # type: ignore[valid-type]
+
+
+class BoardUpdate(InputModel):
+    name: Name(200) | None = None  # type: ignore[valid-type]
+    description: Text(20_000) | None = None  # type: ignore[valid-type]
+
+
+class BoardRead(OutputModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    seq: int
+    role: Role
+    created_at: datetime
+    updated_at: datetime
+
+
+class BoardCreated(BoardRead):
+    columns: list[ColumnRead]
+
+
+class MemberRead(OutputModel):
+    user_id: uuid.UUID
+    display_name: str
+    email: str
+    role: Role
+    created_at: datetime
+
+
+class MemberPut(InputModel):
+    role: Role
+
+
+class BoardSnapshot(BoardRead):
+    """Everything a client needs to render the board, consistent as of `seq`."""
+
+    columns: list[ColumnRead]
+    labels: list[LabelRead]
+    members: list[MemberRead]
+    tasks: list[TaskRead]

@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from taskboard.auth.principal import Principal
+from taskboard.boards import repository
+from taskboard.boards.access import require_role
+from taskboard.boards.errors import OwnerRequired, RoleRequired
+from taskboard.boards.models import Board, Membership
+from taskboard.boards.schemas import (
+    BoardCreate,
+    BoardCreated,
+    BoardRead,
+    BoardSnapshot,
+    BoardUpdate,
+    MemberRead,
+)
+from taskboard.columns import service as columns_service
+from taskboard.columns.schemas import ColumnRead
+from taskboard.core.db import UnitOfWork, utcnow
+from taskboard.core.errors import NotFound
+from taskboard.events import service as events
+from taskboard.labels import service as labels_service
+from taskboard.labels.schemas import LabelRead
+from taskboard.tasks import repository as tasks_repository
+from taskboard.tasks.models import Task, TaskAssignee
+from taskboard.users import repository as users_repository
+
+DEFAULT_COLUMNS = (("todo", "To do"), ("in_progress", "In progress"), ("done", "Done"))
+
+
+def _read(board: Board, role: str) -> dict[str, Any]:
+    return {
+        "id": board.id,
+        "name": board.name,
+        "description": board.description,
+        "seq": board.last_seq,
+        "role": role,
+        "created_at": board.created_at,
+        "updated_at": board.updated_at,
+    }
+
+
+async def create(uow: UnitOfWork, principal: Principal, data: BoardCreate) -> BoardCreated:
+    now = utcnow()
+    board = Board(
+        id=uuid.uuid4(),
+        name=data.name,
+        description=data.description,
+        created_by=principal.user_id,
+        last_seq=0,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(board)
+    uow.session.add(Membership(board_id=board.id, user_id=principal.user_id, role="owner"))
+    await uow.session.flush()
+    columns = await columns_service.create_defaults(uow, board.id, DEFAULT_COLUMNS)
+    column_reads = [ColumnRead.model_validate(c) for c in columns]
+    event = await events.append(
+        uow,
+        board_id=board.id,
+        type="board.created",
+        data={
+            "name": board.name,
+            "description": board.description,
+            "columns": [c.model_dump(mode="json") for c in column_reads],
+        },
+        actor_id=principal.user_id,
+    )
+    board.last_seq = event.seq
+    return BoardCreated(**_read(board, "owner"), columns=column_reads)
+
+
+async def list_mine(uow: UnitOfWork, principal: Principal) -> list[BoardRead]:
+    rows = await repository.boards_of(uow.session, principal.user_id)
+    return [BoardRead(**_read(board, role)) for board, role in rows]
+
+
+async def snapshot(uow: UnitOfWork, principal: Principal, board_id: uuid.UUID) -> BoardSnapshot:
+    """The board exactly as of its `seq`.
+
+    Every write bumps seq, so if seq reads the same before and after the other statements, no
+    write committed in between and they all saw one state (cheaper than a REPEATABLE READ
+    transaction of its own). A board written faster than it can be read is retried a few times.
+    """
+    role = await require_role(uow, board_id, principal, "viewer")
+    for _ in range(5):
+        board = await _board(uow, board_id)
+        seq = board.last_seq
+        columns = await columns_service.list_for_board(uow, board_id)
+        labels = await labels_service.list_for_board(uow, board_id)
+        members = await list_members_unchecked(uow, board_id)
+        tasks = await tasks_repository.read_rows(uow.session, board_id=board_id, live_only=True)
+        if await _current_seq(uow, board_id) == seq:
+            break
+    return BoardSnapshot(
+        **_read(board, role),
+        columns=[ColumnRead.model_validate(c) for c in columns],
+        labels=[LabelRead.model_validate(label) for label in labels],
+        members=members,
+        tasks=tasks,
+    )
+
+
+async def _board(uow: UnitOfWork, board_id: uuid.UUID) -> Board:
+    board = (
+        await uow.session.execute(
+            select(Board).where(Board.id == board_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if board is None:
+        raise NotFound("Board not found")
+    return board
+
+
+async def _current_seq(uow: UnitOfWork, board_id: uuid.UUID) -> int:
+    stmt = select(Board.last_seq).where(Board.id == board_id)
+    return int((await uow.session.execute(stmt)).scalar_one())
+
+
+async def get(uow: UnitOfWork, principal: Principal, board_id: uuid.UUID) -> BoardRead:
+    role = await require_role(uow, board_id, principal, "viewer")
+    return BoardRead(**_read(await _board(uow, board_id), role))
+
+
+async def update(
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, changes: BoardUpdate
+) -> BoardRead:
+    role = await require_role(uow, board_id, principal, "admin")
+    board = await _board(uow, board_id)
+    fields = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None}
+    for name, value in fields.items():
+        setattr(board, name, value)
+    await uow.session.flush()
+    if fields:
+        event = await events.append(
+            uow, board_id=board_id, type="board.updated", data=fields, actor_id=principal.user_id
+        )
+        board.last_seq = event.seq
+    return BoardRead(**_read(board, role))
+
+
+async def delete_board(uow: UnitOfWork, principal: Principal, board_id: uuid.UUID) -> None:
+    await require_role(uow, board_id, principal, "owner")
+    await uow.session.execute(delete(Board).where(Board.id == board_id))
+
+
+async def list_members(
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID
+) -> list[MemberRead]:
+    await require_role(uow, board_id, principal, "viewer")
+    return await list_members_unchecked(uow, board_id)
+
+
+async def list_members_unchecked(uow: UnitOfWork, board_id: uuid.UUID) -> list[MemberRead]:
+    return [
+        MemberRead(
+            user_id=user.id,
+            display_name=user.display_name,
+            email=user.email,
+            role=m.role,
+            created_at=m.created_at,
+        )
+        for m, user in await repository.members(uow.session, board_id)
+    ]
+
+
+async def put_member(
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, user_id: uuid.UUID, role: str
+) -> MemberRead:
+    """Add a member or change a role. Only the owner hands over ownership (and becomes admin);
+    admins manage everyone below owner."""
+    caller_role = await require_role(uow, board_id, principal, "admin")
+    user = await users_repository.get(uow.session, user_id)
+    if user is None:
+        raise NotFound("User not found")
+    membership = await repository.membership(uow.session, board_id, user_id)
+    if role == "owner" or (membership is not None and membership.role == "owner"):
+        if caller_role != "owner":
+            raise RoleRequired("Only the owner can transfer ownership")
+        if role != "owner":
+            raise OwnerRequired("Transfer ownership to another member instead")
+    data: dict[str, Any] = {"user_id": str(user_id), "role": role}
+    if role == "owner" and user_id != principal.user_id:
+        me = await repository.membership(uow.session, board_id, principal.user_id)
+        assert me is not None
+        me.role = "admin"
+        data["previous_owner_id"] = str(principal.user_id)
+    if membership is None:
+        membership = Membership(board_id=board_id, user_id=user_id, role=role, created_at=utcnow())
+        uow.session.add(membership)
+        event_type = "member.added"
+    else:
+        membership.role = role
+        event_type = "member.updated"
+    await uow.session.flush()
+    await events.append(
+        uow, board_id=board_id, type=event_type, data=data, actor_id=principal.user_id
+    )
+    return MemberRead(
+        user_id=user.id,
+        display_name=user.display_name,
+        email=user.email,
+        role=role,
+        created_at=membership.created_at,
+    )
+
+
+async def remove_member(
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Admins remove members below owner; anyone but the owner may leave."""
+    leaving = user_id == principal.user_id
+    await require_role(uow, board_id, principal, "viewer" if leaving else "admin")
+    if leaving:
+        # Leaving is a write: take the board lock that require_role skipped for viewers.
+        await repository.role_of(uow.session, board_id, principal.user_id, lock=True)
+    membership = await repository.membership(uow.session, board_id, user_id)
+    if membership is None:
+        raise NotFound("Not a member of this board")
+    if membership.role == "owner":
+        raise OwnerRequired("The owner cannot be removed; transfer ownership first")
+    await uow.session.delete(membership)
+    # Assignments only make sense for members.
+    await uow.session.execute(
+        delete(TaskAssignee).where(
+            TaskAssignee.user_id == user_id,
+            TaskAssignee.task_id.in_(select(Task.id).where(Task.board_id == board_id)),
+        )
+    )
+    await uow.session.flush()
+    await events.append(
+        uow,
+        board_id=board_id,
+        type="member.removed",
+        data={"user_id": str(user_id)},
+        actor_id=principal.user_id,
+    )

@@ -1,0 +1,190 @@
+"""`taskboard up | api | migrate`: one entry point for every deployment and for laptops."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from taskboard.core.config import ConfigurationError, load_settings
+from taskboard.core.logging import configure_logging
+
+log = logging.getLogger("taskboard")
+
+
+def _migrate(database_url: str) -> None:
+    from taskboard.core.migrations import upgrade_to_head
+
+    upgrade_to_head(database_url)
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    url = os.environ.get("TASKBOARD_DATABASE_URL")
+    if not url:
+        raise ConfigurationError(
+            "invalid configuration:\n  TASKBOARD_DATABASE_URL: is required but not set"
+        )
+    configure_logging()
+    _migrate(url)
+    log.info("database migrated to head")
+
+
+def app_factory() -> object:
+    """Gunicorn/uvicorn import this: settings come from the environment of each worker."""
+    from taskboard.api.app import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metrics here; /metrics merges them.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="taskboard-metrics-")
+
+    class Api(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{args.host or settings.host}:{args.port or settings.port}")
+            self.cfg.set("workers", settings.web_concurrency)
+            self.cfg.set("worker_class", "uvicorn_worker.UvicornWorker")
+            self.cfg.set("graceful_timeout", settings.graceful_timeout_seconds)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("keepalive", 75)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("child_exit", _mark_process_dead)
+
+        def load(self) -> object:
+            return app_factory()
+
+    Api().run()
+
+
+def _mark_process_dead(_server: object, worker: object) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined, no-untyped-call]
+
+
+@contextmanager
+def _embedded_services(data_dir: Path, *, persistent: bool) -> Iterator[dict[str, str]]:
+    """Start embedded PostgreSQL/Redis for whichever URL the environment does not give."""
+    from taskboard.core.embedded import EmbeddedPostgres, EmbeddedRedis
+
+    env: dict[str, str] = {}
+    stops: list[Callable[[], None]] = []
+    try:
+        if not os.environ.get("TASKBOARD_DATABASE_URL"):
+            pg = EmbeddedPostgres(data_dir / "postgres", port=_port("TASKBOARD_EMBEDDED_PG_PORT"))
+            pg.start()
+            stops.append(pg.stop)
+            env["TASKBOARD_DATABASE_URL"] = pg.url
+            log.info("embedded PostgreSQL started", extra={"url": pg.url})
+        if not os.environ.get("TASKBOARD_REDIS_URL"):
+            redis = EmbeddedRedis(
+                data_dir / "redis",
+                port=_port("TASKBOARD_EMBEDDED_REDIS_PORT"),
+                persistent=persistent,
+            )
+            redis.start()
+            stops.append(redis.stop)
+            env["TASKBOARD_REDIS_URL"] = redis.url
+            log.info("embedded Redis started", extra={"url": redis.url})
+        yield env
+    finally:
+        for stop in reversed(stops):
+            stop()
+
+
+def _port(variable: str) -> int:
+    from taskboard.core.embedded import free_port
+
+    value = os.environ.get(variable)
+    return int(value) if value else free_port()
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """A random signing key kept with the data, so tokens survive a restart of `up`."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    configure_logging(os.environ.get("TASKBOARD_LOG_LEVEL", "INFO"))
+    data_dir = (
+        Path(tempfile.mkdtemp(prefix="taskboard-")) if args.ephemeral else Path(args.data_dir)
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with _embedded_services(data_dir, persistent=not args.ephemeral) as env:
+            os.environ.update(env)
+            os.environ.setdefault("TASKBOARD_ENV", "development")
+            os.environ.setdefault("TASKBOARD_COOKIE_SECURE", "false")
+            os.environ.setdefault("TASKBOARD_SECRET_KEY", _dev_secret(data_dir))
+            settings = load_settings()
+            _migrate(settings.database_url)
+            from taskboard.api.app import create_app
+
+            app = create_app(settings)
+            url = f"http://{args.host}:{args.port}"
+            print(
+                f"\ntaskboard is up: {url}/api/v1  (docs: {url}/api/docs)  data: {data_dir}\n",
+                flush=True,
+            )
+            uvicorn.run(
+                app,
+                host=args.host,
+                port=args.port,
+                log_config=None,
+                timeout_graceful_shutdown=settings.graceful_timeout_seconds,
+            )
+    finally:
+        if args.ephemeral:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="taskboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole system locally on embedded PostgreSQL and Redis")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--data-dir", default=os.environ.get("TASKBOARD_DATA_DIR", ".taskboard"))
+    up.add_argument(
+        "--ephemeral", action="store_true", help="keep everything in a temp dir removed at exit"
+    )
+    up.set_defaults(func=cmd_up)
+    api = sub.add_parser("api", help="serve the api deployment (gunicorn + uvicorn workers)")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    api.set_defaults(func=cmd_api)
+    migrate = sub.add_parser("migrate", help="upgrade the database schema to the latest migration")
+    migrate.set_defaults(func=cmd_migrate)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except ConfigurationError as exc:
+        print(f"taskboard: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import status
+
+from taskboard.comments import service
+from taskboard.comments.schemas import CommentCreate, CommentRead, CommentUpdate
+from taskboard.rest.deps import CurrentUser, UoW
+from taskboard.rest.idempotency import authenticated_router
+
+router = authenticated_router(tags=["comments"])
+
+
+@router.get("/tasks/{task_id}/comments")
+async def list_comments(task_id: uuid.UUID, uow: UoW, principal: CurrentUser) -> list[CommentRead]:
+    return await service.list_for_task(uow, principal, task_id)
+
+
+@router.post("/tasks/{task_id}/comments", status_code=status.HTTP_201_CREATED)
+async def create_comment(
+    task_id: uuid.UUID, data: CommentCreate, uow: UoW, principal: CurrentUser
+) -> CommentRead:
+    return await service.create(uow, principal, task_id, data)
+
+
+@router.patch("/comments/{comment_id}")
+async def update_comment(
+    comment_id: uuid.UUID, data: CommentUpdate, uow: UoW, principal: CurrentUser
+) -> CommentRead:
+    return await service.update(uow, principal, comment_id, data)
+
+
+@router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_comment(comment_id: uuid.UUID, uow: UoW, principal: CurrentUser) -> None:
+    await service.delete(uow, principal, comment_id)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from taskboard.auth.principal import Principal
+from taskboard.boards.access import require_role
+from taskboard.boards.errors import BoardNotFound
+from taskboard.boards.roles import Role
+from taskboard.comments.errors import CommentNotFound, NotAuthor
+from taskboard.comments.models import Comment
+from taskboard.comments.schemas import CommentCreate, CommentRead, CommentUpdate
+from taskboard.core.db import UnitOfWork, utcnow
+from taskboard.core.errors import FieldProblem, ValidationFailed
+from taskboard.events import service as events
+from taskboard.tasks import repository as tasks_repository
+from taskboard.tasks.errors import TaskNotFound
+
+
+async def _task_board(
+    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minimum: Role
+) -> uuid.UUID:
+    board_id = await tasks_repository.board_of(uow.session, task_id)
+    if board_id is None:
+        raise TaskNotFound()
+    try:
+        await require_role(uow, board_id, principal, minimum)
+    except BoardNotFound:
+        raise TaskNotFound() from None
+    return board_id
+
+
+def _read(comment: Comment) -> CommentRead:
+    read = CommentRead.model_validate(comment)
+    if comment.deleted_at is not None:
+        read.body = ""  # the thread keeps its shape; the words are gone
+    return read
+
+
+async def list_for_task(
+    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID
+) -> list[CommentRead]:
+    await _task_board(uow, principal, task_id, "viewer")
+    stmt = (
+        select(Comment).where(Comment.task_id == task_id).order_by(Comment.created_at, Comment.id)
+    )
+    return [_read(c) for c in (await uow.session.execute(stmt)).scalars()]
+
+
+async def create(
+    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, data: CommentCreate
+) -> CommentRead:
+    board_id = await _task_board(uow, principal, task_id, "member")
+    if data.parent_id is not None:
+        parent = await uow.session.get(Comment, data.parent_id)
+        if parent is None or parent.task_id != task_id:
+            raise ValidationFailed(
+                fields=[FieldProblem("parent_id", "same_task", "must be a comment on this task")]
+            )
+    now = utcnow()
+    comment = Comment(
+        id=uuid.uuid4(),
+        board_id=board_id,
+        task_id=task_id,
+        parent_id=data.parent_id,
+        author_id=principal.user_id,
+        body=data.body,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(comment)
+    await uow.session.flush()
+    read = _read(comment)
+    await events.append(
+        uow, board_id=board_id, type="comment.created", data=read.model_dump(mode="json"),
+        actor_id=principal.user_id,
+    )  # fmt: skip
+    return read
+
+
+async def _own(uow: UnitOfWork, principal: Principal, comment_id: uuid.UUID) -> Comment:
+    comment = await uow.session.get(Comment, comment_id)
+    if comment is None or comment.deleted_at is not None:
+        raise CommentNotFound()
+    try:
+        # Viewers may not write; an author demoted to viewer can no longer edit either.
+        await require_role(uow, comment.board_id, principal, "member")
+    except BoardNotFound:
+        raise CommentNotFound() from None
+    if comment.author_id != principal.user_id:
+        raise NotAuthor()
+    return comment
+
+
+async def update(
+    uow: UnitOfWork, principal: Principal, comment_id: uuid.UUID, data: CommentUpdate
+) -> CommentRead:
+    comment = await _own(uow, principal, comment_id)
+    comment.body = data.body
+    comment.edited_at = utcnow()
+    await uow.session.flush()
+    read = _read(comment)
+    await events.append(
+        uow, board_id=comment.board_id, type="comment.updated", data=read.model_dump(mode="json"),
+        actor_id=principal.user_id,
+    )  # fmt: skip
+    return read
+
+
+async def delete(uow: UnitOfWork, principal: Principal, comment_id: uuid.UUID) -> None:
+    comment = await _own(uow, principal, comment_id)
+    comment.deleted_at = utcnow()
+    await uow.session.flush()
+    await events.append(
+        uow, board_id=comment.board_id, type="comment.deleted",
+        data={"id": str(comment.id), "task_id": str(comment.task_id)},
+        actor_id=principal.user_id,
+    )  # fmt: skip

@@ -1,0 +1,142 @@
+"""Typed settings from TASKBOARD_* variables, an optional .env and mounted secret files."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that ship in examples and must never guard a real deployment.
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "changethis", "secret", "development"})
+DEFAULT_SECRETS_DIR = "/run/secrets/taskboard"
+
+
+class ConfigurationError(Exception):
+    """Start-up must stop: the message names every bad setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TASKBOARD_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    env: Literal["development", "test", "production"] = "production"
+    database_url: str = Field(description="PostgreSQL URL, e.g. postgresql://user:pw@host/db")
+    redis_url: str = Field(description="Redis URL, e.g. redis://host:6379/0")
+    secret_key: SecretStr = Field(description="Signs access tokens (HS256); at least 32 chars")
+
+    db_pool_size: int = Field(10, ge=1, le=200)
+    db_max_overflow: int = Field(10, ge=0, le=200)
+    db_pool_timeout: float = Field(10.0, gt=0)
+    db_statement_timeout_ms: int = Field(15_000, ge=0)
+
+    access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=60)
+    cookie_secure: bool = True
+    access_cookie_name: str = "taskboard_access"
+    password_hash_time_cost: int = Field(3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(65_536, ge=64, le=1_048_576)
+
+    rate_limit_auth_per_ip: int = Field(30, ge=1, description="login/register per IP per window")
+    rate_limit_auth_per_account: int = Field(10, ge=1, description="logins per account per window")
+    rate_limit_window_seconds: int = Field(60, ge=1)
+
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    oidc_role_claim: str = "roles"
+    oidc_admin_values: list[str] = Field(default_factory=lambda: ["admin", "taskboard-admin"])
+
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    page_size_default: int = Field(50, ge=1)
+    page_size_max: int = Field(200, ge=1)
+    idempotency_ttl_seconds: int = Field(86_400, ge=60)
+
+    otlp_endpoint: str | None = None
+    service_name: str = "taskboard"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65_535)
+    web_concurrency: int = Field(2, ge=1, le=64)
+    graceful_timeout_seconds: int = Field(25, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _no_none_alg(cls, value: list[str]) -> list[str]:
+        if any(alg.lower() == "none" for alg in value):
+            raise ValueError("the 'none' algorithm is never accepted")
+        if not value:
+            raise ValueError("at least one algorithm is required")
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_are_real(self) -> Settings:
+        secret = self.secret_key.get_secret_value()
+        if self.env != "development":
+            if secret.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "TASKBOARD_SECRET_KEY is a placeholder; set a random value "
+                    "(only TASKBOARD_ENV=development accepts it)"
+                )
+            if len(secret) < 32:
+                raise ValueError("TASKBOARD_SECRET_KEY must be at least 32 characters")
+        if self.page_size_default > self.page_size_max:
+            raise ValueError("TASKBOARD_PAGE_SIZE_DEFAULT exceeds TASKBOARD_PAGE_SIZE_MAX")
+        if self.oidc_issuer and not (self.oidc_audience and self.oidc_jwks_url):
+            raise ValueError(
+                "TASKBOARD_OIDC_ISSUER needs TASKBOARD_OIDC_AUDIENCE and TASKBOARD_OIDC_JWKS_URL"
+            )
+        return self
+
+    @cached_property
+    def async_database_url(self) -> str:
+        _, _, rest = self.database_url.partition("://")
+        return f"postgresql+asyncpg://{rest}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning validation errors into one message naming each variable."""
+    secrets_dir = os.environ.get("TASKBOARD_SECRETS_DIR", DEFAULT_SECRETS_DIR)
+    kwargs: dict[str, object] = dict(overrides)
+    if Path(secrets_dir).is_dir():
+        kwargs["_secrets_dir"] = secrets_dir
+    try:
+        return Settings(**kwargs)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = ["invalid configuration:"]
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        name = f"TASKBOARD_{loc[0].upper()}" if loc else "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "is required but not set"
+        lines.append(f"  {name}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Password hashing, access tokens and refresh-token material."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from taskboard.core.config import Settings
+
+ACCESS_TOKEN_AUDIENCE = "taskboard"  # noqa: S105 - a claim value, not a secret
+ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105
+
+
+class PasswordHashing:
+    def __init__(self, settings: Settings) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=settings.password_hash_time_cost,
+            memory_cost=settings.password_hash_memory_kib,
+        )
+        # Verifying against this keeps unknown-email logins as slow as wrong-password ones.
+        self._dummy = self._hasher.hash(secrets.token_hex(16))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash or self._dummy, password) and bool(
+                password_hash
+            )
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    site_role: str
+    expires_at: datetime
+
+
+def issue_access_token(settings: Settings, *, user_id: uuid.UUID, site_role: str) -> str:
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "role": site_role,
+        "aud": ACCESS_TOKEN_AUDIENCE,
+        "iat": now,
+        "exp": now + timedelta(seconds=settings.access_token_ttl_seconds),
+        "jti": secrets.token_urlsafe(8),
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), ACCESS_TOKEN_ALGORITHM)
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[ACCESS_TOKEN_ALGORITHM],
+            audience=ACCESS_TOKEN_AUDIENCE,
+            options={"require": ["exp", "sub", "aud"]},
+        )
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            site_role=str(claims.get("role", "user")),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+    except (jwt.PyJWTError, ValueError, KeyError):
+        return None
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A random token for the client and the digest we store; the token itself is never kept."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,105 @@
+"""OpenTelemetry tracing (OTLP when configured) and the Prometheus metrics every process exports."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from taskboard.core.config import Settings
+
+HTTP_REQUESTS = Counter(
+    "taskboard_http_requests",
+    "HTTP requests by route template, method and status",
+    ["route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "taskboard_http_request_duration_seconds",
+    "HTTP request latency by route template and method",
+    ["route", "method"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DB_POOL_CHECKED_OUT = Gauge(
+    "taskboard_db_pool_checked_out",
+    "Database connections currently checked out of the pool",
+    multiprocess_mode="livesum",
+)
+DB_POOL_SIZE = Gauge(
+    "taskboard_db_pool_size",
+    "Configured database pool size (per process)",
+    multiprocess_mode="livesum",
+)
+
+_tracing_configured = False
+
+
+def configure_tracing(settings: Settings, component: str) -> None:
+    """Install a tracer provider once per process; export over OTLP/HTTP when an endpoint is set."""
+    global _tracing_configured
+    if _tracing_configured:
+        return
+    _tracing_configured = True
+    provider = TracerProvider(
+        resource=Resource.create(
+            {
+                "service.name": f"{settings.service_name}-{component}",
+                "service.namespace": "taskboard",
+            }
+        )
+    )
+    if settings.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = settings.otlp_endpoint.rstrip("/")
+        if not endpoint.endswith("/v1/traces"):
+            endpoint += "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    RedisInstrumentor().instrument()
+
+
+def instrument_engine(engine: AsyncEngine, settings: Settings) -> None:
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from sqlalchemy import event
+
+    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, enable_commenter=False)
+    DB_POOL_SIZE.inc(settings.db_pool_size)
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(*_: Any) -> None:
+        DB_POOL_CHECKED_OUT.inc()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checkin(*_: Any) -> None:
+        DB_POOL_CHECKED_OUT.dec()
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The exposition text; merges every gunicorn worker when multiprocess mode is on."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
+
+
+def current_trace_id() -> str | None:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None

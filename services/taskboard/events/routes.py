@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query
+
+from taskboard.events import service
+from taskboard.events.schemas import EventPage
+from taskboard.rest.deps import CurrentUser, SettingsDep, UoW
+from taskboard.rest.idempotency import authenticated_router
+from taskboard.rest.query import page_size
+
+router = authenticated_router(tags=["events"])
+
+
+@router.get("/boards/{board_id}/events")
+async def list_events(
+    board_id: uuid.UUID,
+    uow: UoW,
+    principal: CurrentUser,
+    settings: SettingsDep,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> EventPage:
+    return await service.page_visible(
+        uow, principal, board_id=board_id, after=after, limit=page_size(settings, limit)
+    )

@@ -1,0 +1,79 @@
+"""Appending to and reading a board's event log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from taskboard.auth.principal import Principal
+from taskboard.boards.access import require_role
+from taskboard.boards.models import Board
+from taskboard.core.db import UnitOfWork, utcnow
+from taskboard.events.models import BoardEvent
+from taskboard.events.schemas import EventPage, EventRead
+
+
+async def append(
+    uow: UnitOfWork,
+    *,
+    board_id: uuid.UUID,
+    type: str,
+    data: dict[str, Any],
+    actor_id: uuid.UUID | None,
+) -> BoardEvent:
+    """Take the board's next seq and write the event in the caller's transaction.
+
+    The UPDATE locks the board row until commit, so concurrent writers to one board line up
+    and seq is gap-free: a rolled-back transaction gives its number back with its row lock.
+    """
+    seq = (
+        await uow.session.execute(
+            update(Board)
+            .where(Board.id == board_id)
+            .values(last_seq=Board.last_seq + 1, updated_at=func.now())
+            .returning(Board.last_seq)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one()
+    event = BoardEvent(
+        board_id=board_id, seq=seq, type=type, data=data, actor_id=actor_id, created_at=utcnow()
+    )
+    await uow.session.execute(
+        insert(BoardEvent).values(
+            board_id=board_id,
+            seq=seq,
+            type=type,
+            data=data,
+            actor_id=actor_id,
+            created_at=event.created_at,
+        )
+    )
+    uow.events.append(event)
+    return event
+
+
+async def list_after(
+    uow: UnitOfWork, *, board_id: uuid.UUID, after: int, limit: int
+) -> list[BoardEvent]:
+    stmt = (
+        select(BoardEvent)
+        .where(BoardEvent.board_id == board_id, BoardEvent.seq > after)
+        .order_by(BoardEvent.seq)
+        .limit(limit)
+    )
+    return list((await uow.session.execute(stmt)).scalars())
+
+
+async def page_visible(
+    uow: UnitOfWork, principal: Principal, *, board_id: uuid.UUID, after: int, limit: int
+) -> EventPage:
+    await require_role(uow, board_id, principal, "viewer")
+    items = await list_after(uow, board_id=board_id, after=after, limit=limit)
+    last_seq = (
+        await uow.session.execute(select(Board.last_seq).where(Board.id == board_id))
+    ).scalar_one()
+    reads = [EventRead.model_validate(e) for e in items]
+    more = bool(reads) and reads[-1].seq < last_seq
+    return EventPage(items=reads, next_after=reads[-1].seq if more else None, last_seq=last_seq)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from taskboard.core.schemas import InputModel, Name, OutputModel
+
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class LabelRead(OutputModel):
+    id: uuid.UUID
+    name: str
+    color: str
+
+
+class LabelCreate(InputModel):
+    name: Name(50)  # type: ignore[valid-type]
+    color: Color = "#6b7280"
+
+
+class LabelUpdate(InputModel):
+    name: Name(50) | None = None  # type: ignore[valid-type]
+    color: Color | None = None

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from taskboard.auth.principal import Principal
+from taskboard.boards.access import require_role
+from taskboard.boards.errors import BoardNotFound
+from taskboard.boards.roles import Role
+from taskboard.core.db import UnitOfWork
+from taskboard.core.errors import FieldProblem
+from taskboard.events import service as events
+from taskboard.labels.errors import LabelNameTaken, LabelNotFound
+from taskboard.labels.models import Label
+from taskboard.labels.schemas import LabelCreate, LabelRead, LabelUpdate
+
+
+async def list_for_board(uow: UnitOfWork, board_id: uuid.UUID) -> list[Label]:
+    stmt = select(Label).where(Label.board_id == board_id).order_by(func.lower(Label.name))
+    return list((await uow.session.execute(stmt)).scalars())
+
+
+async def list_visible(
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID
+) -> list[LabelRead]:
+    await require_role(uow, board_id, principal, "viewer")
+    return [LabelRead.model_validate(label) for label in await list_for_board(uow, board_id)]
+
+
+async def _name_free(
+    uow: UnitOfWork, board_id: uuid.UUID, name: str, exclude: uuid.UUID | None
+) -> None:
+    stmt = select(Label.id).where(
+        Label.board_id == board_id, func.lower(Label.name) == name.lower()
+    )
+    if exclude is not None:
+        stmt = stmt.where(Label.id != exclude)
+    if (await uow.session.execute(stmt)).first() is not None:
+        raise LabelNameTaken(
+            fields=[FieldProblem("name", "unique", "is already used on this board")]
+        )
+
+
+async def create(
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, data: LabelCreate
+) -> LabelRead:
+    await require_role(uow, board_id, principal, "admin")
+    await _name_free(uow, board_id, data.name, None)
+    label = Label(id=uuid.uuid4(), board_id=board_id, name=data.name, color=data.color)
+    uow.session.add(label)
+    await uow.session.flush()
+    read = LabelRead.model_validate(label)
+    await events.append(
+        uow, board_id=board_id, type="label.created", data=read.model_dump(mode="json"),
+        actor_id=principal.user_id,
+    )  # fmt: skip
+    return read
+
+
+async def update(
+    uow: UnitOfWork, principal: Principal, label_id: uuid.UUID, changes: LabelUpdate
+) -> LabelRead:
+    label = await _visible(uow, principal, label_id, "admin")
+    fields = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None}
+    if "name" in fields:
+        await _name_free(uow, label.board_id, fields["name"], label.id)
+    for name, value in fields.items():
+        setattr(label, name, value)
+    await uow.session.flush()
+    read = LabelRead.model_validate(label)
+    await events.append(
+        uow, board_id=label.board_id, type="label.updated", data=read.model_dump(mode="json"),
+        actor_id=principal.user_id,
+    )  # fmt: skip
+    return read
+
+
+async def delete(uow: UnitOfWork, principal: Principal, label_id: uuid.UUID) -> None:
+    label = await _visible(uow, principal, label_id, "admin")
+    await uow.session.delete(label)
+    await uow.session.flush()
+    await events.append(
+        uow, board_id=label.board_id, type="label.deleted", data={"id": str(label_id)},
+        actor_id=principal.user_id,
+    )  # fmt: skip
+
+
+async def _visible(
+    uow: UnitOfWork, principal: Principal, label_id: uuid.UUID, minimum: Role
+) -> Label:
+    """A label on a board the caller cannot see does not exist for them."""
+    label = await uow.session.get(Label, label_id)
+    if label is None:
+        raise LabelNotFound()
+    try:
+        await require_role(uow, label.board_id, principal, minimum)
+    except BoardNotFound:
+        raise LabelNotFound() from None
+    return label

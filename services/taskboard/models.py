@@ -1,0 +1,28 @@
+"""Imports every model so Base.metadata is complete (Alembic and tests need the whole schema)."""
+
+from taskboard.auth.models import RefreshToken
+from taskboard.boards.models import Board, Membership
+from taskboard.columns.models import BoardColumn
+from taskboard.comments.models import Comment
+from taskboard.core.db import Base
+from taskboard.events.models import BoardEvent
+from taskboard.idempotency.models import IdempotencyRecord
+from taskboard.labels.models import Label
+from taskboard.tasks.models import Task, TaskAssignee, TaskLabel
+from taskboard.users.models import User
+
+__all__ = [
+    "Base",
+    "Board",
+    "BoardColumn",
+    "BoardEvent",
+    "Comment",
+    "IdempotencyRecord",
+    "Label",
+    "Membership",
+    "RefreshToken",
+    "Task",
+    "TaskAssignee",
+    "TaskLabel",
+    "User",
+]

@@ -1,0 +1,63 @@
+"""FastAPI dependencies shared by every domain's routes: the unit of work and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+
+from taskboard.auth.principal import Principal
+from taskboard.core.config import Settings
+from taskboard.core.db import UnitOfWork, finish_failed
+from taskboard.rest.resources import Resources
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+def get_settings(request: Request) -> Settings:
+    return get_resources(request).settings
+
+
+def get_redis(request: Request) -> Redis:
+    return get_resources(request).redis
+
+
+async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
+    """One transaction per request, committed before the response is sent."""
+    resources = get_resources(request)
+    async with resources.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        request.state.uow = uow
+        try:
+            yield uow
+            await session.commit()
+        except BaseException as exc:
+            await finish_failed(session, exc)
+            raise
+    publish = getattr(request.app.state, "after_commit", None)
+    if publish is not None:
+        await publish(uow)
+
+
+Res = Annotated[Resources, Depends(get_resources)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+UoW = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
+
+
+async def get_principal(request: Request, uow: UoW) -> Principal:
+    from taskboard.auth.authenticate import authenticate
+
+    return await authenticate(request, uow, get_resources(request))
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query, Response, status
+
+from taskboard.columns.schemas import ColumnKey
+from taskboard.rest.deps import CurrentUser, SettingsDep, UoW
+from taskboard.rest.idempotency import authenticated_router
+from taskboard.rest.preconditions import IfMatch, etag
+from taskboard.rest.query import page_size, text_param, timestamp_param
+from taskboard.tasks import service
+from taskboard.tasks.repository import TaskFilter
+from taskboard.tasks.schemas import TaskCreate, TaskMove, TaskPage, TaskRead, TaskSort, TaskUpdate
+
+router = authenticated_router(tags=["tasks"])
+
+
+@router.post("/boards/{board_id}/tasks", status_code=status.HTTP_201_CREATED)
+async def create_task(
+    board_id: uuid.UUID, data: TaskCreate, response: Response, uow: UoW, principal: CurrentUser
+) -> TaskRead:
+    task = await service.create(uow, principal, board_id, data)
+    response.headers["ETag"] = etag(task.version)
+    return task
+
+
+@router.get("/boards/{board_id}/tasks")
+async def list_tasks(
+    board_id: uuid.UUID,
+    uow: UoW,
+    principal: CurrentUser,
+    settings: SettingsDep,
+    status_: Annotated[list[ColumnKey] | None, Query(alias="status", max_length=50)] = None,
+    assignee: uuid.UUID | None = None,
+    label: uuid.UUID | None = None,
+    due_after: Annotated[str | None, Query(max_length=40)] = None,
+    due_before: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    deleted: bool = False,
+    sort: TaskSort = "position",
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> TaskPage:
+    filters = TaskFilter(
+        status=status_ or (),
+        assignee_id=assignee,
+        label_id=label,
+        due_after=timestamp_param("due_after", due_after),
+        due_before=timestamp_param("due_before", due_before),
+        q=text_param("q", q),
+        deleted=deleted,
+    )
+    items, next_cursor = await service.list_for_board(
+        uow,
+        principal,
+        board_id,
+        filters=filters,
+        sort=sort,
+        cursor=cursor,
+        limit=page_size(settings, limit),
+    )
+    return TaskPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/tasks/{task_id}")
+async def get_task(
+    task_id: uuid.UUID, response: Response, uow: UoW, principal: CurrentUser
+) -> TaskRead:
+    task = await service.get(uow, principal, task_id)
+    response.headers["ETag"] = etag(task.version)
+    return task
+
+
+@router.patch("/tasks/{task_id}")
+async def update_task(
+    task_id: uuid.UUID,
+    data: TaskUpdate,
+    response: Response,
+    uow: UoW,
+    principal: CurrentUser,
+    if_match: IfMatch,
+) -> TaskRead:
+    task = await service.update(uow, principal, task_id, data, if_match=if_match)
+    response.headers["ETag"] = etag(task.version)
+    return task
+
+
+@router.post("/tasks/{task_id}/move")
+async def move_task(
+    task_id: uuid.UUID,
+    data: TaskMove,
+    response: Response,
+    uow: UoW,
+    principal: CurrentUser,
+    if_match: IfMatch,
+) -> TaskRead:
+    task = await service.move(uow, principal, task_id, data, if_match=if_match)
+    response.headers["ETag"] = etag(task.version)
+    return task
+
+
+@router.delete("/tasks/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_task(task_id: uuid.UUID, uow: UoW, principal: CurrentUser) -> None:
+    await service.delete(uow, principal, task_id)
+
+
+@router.post("/tasks/{task_id}/restore")
+async def restore_task(task_id: uuid.UUID, uow: UoW, principal: CurrentUser) -> TaskRead:
+    return await service.restore(uow, principal, task_id)

@@ -1,0 +1,304 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from taskboard.auth.principal import Principal
+from taskboard.boards.access import require_role
+from taskboard.boards.errors import BoardNotFound
+from taskboard.boards.models import Membership
+from taskboard.boards.roles import Role
+from taskboard.columns import service as columns
+from taskboard.core.db import UnitOfWork, utcnow
+from taskboard.core.errors import FieldProblem, ValidationFailed
+from taskboard.core.ordering import key_between
+from taskboard.events import service as events
+from taskboard.labels.models import Label
+from taskboard.tasks import repository
+from taskboard.tasks.errors import StaleVersion, TaskDeleted, TaskNotFound
+from taskboard.tasks.models import Task
+from taskboard.tasks.repository import TaskFilter
+from taskboard.tasks.schemas import TaskCreate, TaskMove, TaskRead, TaskSort, TaskUpdate
+
+# Fields a PATCH may not set to null (dates may: null clears them).
+_REQUIRED = ("title", "description", "priority", "assignee_ids", "labels")
+
+
+async def _check_assignees(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
+    if not ids:
+        return
+    stmt = select(Membership.user_id).where(
+        Membership.board_id == board_id, Membership.user_id.in_(set(ids))
+    )
+    members = set((await uow.session.execute(stmt)).scalars())
+    missing = [str(i) for i in ids if i not in members]
+    if missing:
+        raise ValidationFailed(
+            "Tasks can only be assigned to board members",
+            fields=[FieldProblem("assignee_ids", "member", f"not members: {', '.join(missing)}")],
+        )
+
+
+async def _check_labels(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
+    if not ids:
+        return
+    stmt = select(Label.id).where(Label.board_id == board_id, Label.id.in_(set(ids)))
+    known = set((await uow.session.execute(stmt)).scalars())
+    missing = [str(i) for i in ids if i not in known]
+    if missing:
+        raise ValidationFailed(
+            "Unknown labels",
+            fields=[
+                FieldProblem("labels", "exists", f"not labels of this board: {', '.join(missing)}")
+            ],
+        )
+
+
+async def _record(
+    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, type: str, **extra: Any
+) -> TaskRead:
+    read = await repository.read_one(uow.session, task_id)
+    assert read is not None
+    data = {"task": read.model_dump(mode="json"), **extra}
+    await events.append(
+        uow, board_id=read.board_id, type=type, data=data, actor_id=principal.user_id
+    )
+    return read
+
+
+async def create(
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, data: TaskCreate
+) -> TaskRead:
+    await require_role(uow, board_id, principal, "member")
+    if data.status is None:
+        board_columns = await columns.list_for_board(uow, board_id)
+        if not board_columns:
+            raise ValidationFailed(
+                fields=[FieldProblem("status", "exists", "the board has no columns")]
+            )
+        column = board_columns[0]
+    else:
+        column = await columns.get_by_key(uow, board_id, data.status, field="status")
+    await columns.check_room(uow, column)
+    await _check_assignees(uow, board_id, data.assignee_ids)
+    await _check_labels(uow, board_id, data.labels)
+    position = key_between(await repository.last_position(uow.session, board_id, column.key), None)
+    now = utcnow()
+    task = Task(
+        id=uuid.uuid4(),
+        board_id=board_id,
+        status=column.key,
+        position=position,
+        title=data.title,
+        description=data.description,
+        priority=data.priority,
+        start_at=data.start_at,
+        due_at=data.due_at,
+        created_by=principal.user_id,
+        updated_by=principal.user_id,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    uow.session.add(task)
+    await uow.session.flush()
+    await repository.set_assignees(uow.session, task.id, data.assignee_ids)
+    await repository.set_labels(uow.session, task.id, data.labels)
+    return await _record(uow, principal, task.id, "task.created")
+
+
+async def _load(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minimum: Role) -> Task:
+    """The task, after the role check (which locks the board for writes); hidden boards 404."""
+    board_id = await repository.board_of(uow.session, task_id)
+    if board_id is None:
+        raise TaskNotFound()
+    try:
+        await require_role(uow, board_id, principal, minimum)
+    except BoardNotFound:
+        raise TaskNotFound() from None
+    task = await repository.get_fresh(uow.session, task_id)
+    if task is None:
+        raise TaskNotFound()
+    return task
+
+
+async def get(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> TaskRead:
+    task = await _load(uow, principal, task_id, "viewer")
+    read = await repository.read_one(uow.session, task.id)
+    assert read is not None
+    return read
+
+
+def _check_version(task: Task, if_match: int | None, current: TaskRead | None = None) -> None:
+    if if_match is not None and task.version != if_match:
+        raise StaleVersion(
+            f"You sent version {if_match}; the task is at version {task.version}",
+            extra={"current": current.model_dump(mode="json") if current else None},
+        )
+
+
+async def update(
+    uow: UnitOfWork,
+    principal: Principal,
+    task_id: uuid.UUID,
+    changes: TaskUpdate,
+    *,
+    if_match: int | None,
+) -> TaskRead:
+    task = await _load(uow, principal, task_id, "member")
+    if if_match is not None and task.version != if_match:
+        _check_version(task, if_match, await repository.read_one(uow.session, task_id))
+    if task.deleted_at is not None:
+        raise TaskDeleted()
+    fields = changes.model_dump(exclude_unset=True)
+    nulls = [name for name in _REQUIRED if name in fields and fields[name] is None]
+    if nulls:
+        raise ValidationFailed(
+            fields=[FieldProblem(name, "not_null", "must not be null") for name in nulls]
+        )
+    start_at = fields.get("start_at", task.start_at)
+    due_at = fields.get("due_at", task.due_at)
+    if start_at is not None and due_at is not None and start_at > due_at:
+        raise ValidationFailed(
+            fields=[FieldProblem("due_at", "after_start", "must not be before start_at")]
+        )
+    if "assignee_ids" in fields:
+        await _check_assignees(uow, task.board_id, fields["assignee_ids"])
+        await repository.set_assignees(uow.session, task.id, fields.pop("assignee_ids"))
+    if "labels" in fields:
+        await _check_labels(uow, task.board_id, fields["labels"])
+        await repository.set_labels(uow.session, task.id, fields.pop("labels"))
+    for name, value in fields.items():
+        setattr(task, name, value)
+    task.version += 1
+    task.updated_by = principal.user_id
+    task.updated_at = utcnow()
+    await uow.session.flush()
+    return await _record(
+        uow, principal, task.id, "task.updated", changed=sorted(changes.model_fields_set)
+    )
+
+
+async def move(
+    uow: UnitOfWork,
+    principal: Principal,
+    task_id: uuid.UUID,
+    data: TaskMove,
+    *,
+    if_match: int | None,
+) -> TaskRead:
+    task = await _load(uow, principal, task_id, "member")
+    _check_version(task, if_match)
+    if task.deleted_at is not None:
+        raise TaskDeleted()
+    column = await columns.get_by_key(uow, task.board_id, data.status, field="status")
+    if column.key != task.status:
+        await columns.check_room(uow, column)
+    before, after = await _slot(uow, task, column.key, data)
+    from_status = task.status
+    task.status = column.key
+    task.position = key_between(before, after)
+    task.version += 1
+    task.updated_by = principal.user_id
+    task.updated_at = utcnow()
+    await uow.session.flush()
+    return await _record(uow, principal, task.id, "task.moved", from_status=from_status)
+
+
+async def _slot(
+    uow: UnitOfWork, task: Task, status: str, data: TaskMove
+) -> tuple[str | None, str | None]:
+    """Positions bracketing the new place: after `after_id`, before `before_id`, else the end."""
+
+    async def anchor(anchor_id: uuid.UUID, field: str) -> Task:
+        other = await repository.get_fresh(uow.session, anchor_id)
+        if (
+            other is None
+            or other.board_id != task.board_id
+            or other.status != status
+            or other.deleted_at is not None
+            or other.id == task.id
+        ):
+            raise ValidationFailed(
+                fields=[
+                    FieldProblem(
+                        field, "same_column", "must be another live task in the target column"
+                    )
+                ]
+            )
+        return other
+
+    session = uow.session
+    if data.after_id is not None and data.before_id is not None:
+        lo, hi = await anchor(data.after_id, "after_id"), await anchor(data.before_id, "before_id")
+        if lo.position >= hi.position:
+            raise ValidationFailed(
+                fields=[
+                    FieldProblem("before_id", "order", "must come after after_id in the column")
+                ]
+            )
+        return lo.position, hi.position
+    if data.after_id is not None:
+        lo = await anchor(data.after_id, "after_id")
+        nxt = await repository.neighbour_position(
+            session, task.board_id, status, lo.position, after=True, exclude=task.id
+        )
+        return lo.position, nxt
+    if data.before_id is not None:
+        hi = await anchor(data.before_id, "before_id")
+        prev = await repository.neighbour_position(
+            session, task.board_id, status, hi.position, after=False, exclude=task.id
+        )
+        return prev, hi.position
+    last = await repository.last_position(session, task.board_id, status)
+    if status == task.status and last == task.position:
+        return task.position, None  # already last: any later key keeps it last
+    return last, None
+
+
+async def delete(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> None:
+    task = await _load(uow, principal, task_id, "member")
+    if task.deleted_at is not None:
+        return
+    task.deleted_at = utcnow()
+    task.version += 1
+    task.updated_by = principal.user_id
+    await uow.session.flush()
+    await _record(uow, principal, task.id, "task.deleted")
+
+
+async def restore(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> TaskRead:
+    task = await _load(uow, principal, task_id, "member")
+    if task.deleted_at is None:
+        return await get(uow, principal, task_id)
+    column = await columns.get_by_key(uow, task.board_id, task.status, field="status")
+    await columns.check_room(uow, column)
+    # It comes back at the end of its column: its old neighbours may have moved meanwhile.
+    task.position = key_between(
+        await repository.last_position(uow.session, task.board_id, task.status), None
+    )
+    task.deleted_at = None
+    task.version += 1
+    task.updated_by = principal.user_id
+    task.updated_at = utcnow()
+    await uow.session.flush()
+    return await _record(uow, principal, task.id, "task.restored")
+
+
+async def list_for_board(
+    uow: UnitOfWork,
+    principal: Principal,
+    board_id: uuid.UUID,
+    *,
+    filters: TaskFilter,
+    sort: TaskSort,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[TaskRead], str | None]:
+    await require_role(uow, board_id, principal, "viewer")
+    return await repository.page(
+        uow.session, board_id=board_id, filters=filters, sort=sort, cursor=cursor, limit=limit
+    )

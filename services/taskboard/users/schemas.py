@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+from zoneinfo import available_timezones
+
+from pydantic import EmailStr, field_validator
+
+from taskboard.core.schemas import InputModel, Name, OutputModel, Text
+
+_ZONES = frozenset(available_timezones()) | {"UTC"}
+
+
+def _zone(value: str) -> str:
+    if value not in _ZONES:
+        raise ValueError("must be an IANA time zone such as Europe/Berlin")
+    return value
+
+
+class UserRead(OutputModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    time_zone: str
+    site_role: Literal["admin", "user"]
+    created_at: datetime
+
+
+class UserPublic(OutputModel):
+    id: uuid.UUID
+    display_name: str
+
+
+class UserUpdate(InputModel):
+    display_name: Name(100) | None = None  # type: ignore[valid-type]
+    time_zone: str | None = None
+
+    _check_zone = field_validator("time_zone")(lambda v: v if v is None else _zone(v))
+
+
+class Registration(InputModel):
+    email: EmailStr
+    password: Text(256, min_length=8)  # type: ignore[valid-type]
+    display_name: Name(100)  # type: ignore[valid-type]
+    time_zone: str = "UTC"
+
+    _check_zone = field_validator("time_zone")(_zone)
