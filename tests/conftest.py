@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -15,8 +15,10 @@ from taskboard.core.db import create_engine, create_sessionmaker
 from taskboard.core.security import PasswordHashing
 from taskboard.models import Base
 from taskboard.rest.resources import Resources
-from tests.fixtures.services import ServiceUrls
 from tests.helpers import ApiClient
+
+if TYPE_CHECKING:
+    from tests.fixtures.services import ServiceUrls
 
 pytest_plugins = ["tests.fixtures.services"]
 

@@ -6,7 +6,6 @@ import json
 import logging
 import time
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskboard.core.telemetry import HTTP_DURATION, HTTP_REQUESTS, current_trace_id
@@ -15,15 +14,20 @@ log = logging.getLogger("taskboard.access")
 
 
 def _route_template(scope: Scope) -> str:
+    """The matched route's template with its router prefixes, e.g. /api/v1/tasks/{task_id}.
+
+    FastAPI leaves the innermost route (its path relative to the including routers) in the
+    scope; prefixes carry no parameters, so the prefix is the request path's leading segments.
+    """
     route = scope.get("route")
-    if route is not None and hasattr(route, "path"):
-        return str(route.path)
-    app = scope.get("app")
-    for candidate in getattr(getattr(app, "router", None), "routes", []):
-        match, _ = candidate.matches(scope)
-        if match == Match.FULL:
-            return str(candidate.path)
-    return "<unmatched>"
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "<unmatched>"
+    path = scope.get("path", "")
+    depth = template.count("/")
+    segments = path.split("/")
+    prefix = "/".join(segments[: len(segments) - depth]) if depth else path.rstrip("/")
+    return prefix + template
 
 
 class MetricsMiddleware:

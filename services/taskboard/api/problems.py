@@ -129,7 +129,7 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
     log.error(
         "unhandled error",
         exc_info=exc,
-        extra={"path": request.url.path, "method": request.method},
+        extra={"path": request.url.path, "method": request.method, "trace_id": current_trace_id()},
     )
     return problem(
         request,

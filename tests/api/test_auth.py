@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from taskboard.core.config import Settings
+from taskboard.core.security import ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_AUDIENCE
+from taskboard.rest.resources import Resources
+from tests.conftest import make_settings
+from tests.fixtures.services import ServiceUrls
+from tests.helpers import PASSWORD, ApiClient
+
+API = "/api/v1"
+
+
+async def test_register_rejects_duplicate_email_case_insensitively(api: ApiClient) -> None:
+    alice = await api.user("alice")
+    again = await api.request(
+        "POST",
+        f"{API}/auth/register",
+        json={"email": alice.email.upper(), "password": PASSWORD, "display_name": "Other"},
+    )
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["errors"][0]["field"] == "email"
+
+
+async def test_login_with_wrong_password_is_401(api: ApiClient) -> None:
+    alice = await api.user("alice")
+    wrong = await api.request(
+        "POST", f"{API}/auth/login", json={"email": alice.email, "password": "nope-nope"}
+    )
+    assert wrong.status_code == 401
+    unknown = await api.request(
+        "POST", f"{API}/auth/login", json={"email": "ghost@example.com", "password": "x" * 10}
+    )
+    assert unknown.status_code == 401
+    assert unknown.json()["type"] == wrong.json()["type"] == "/problems/invalid-credentials"
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(api: ApiClient) -> None:
+    alice = await api.user("alice")
+    first = alice.tokens["refresh_token"]
+    rotated = await api.request("POST", f"{API}/auth/refresh", json={"refresh_token": first})
+    assert rotated.status_code == 200
+    second = rotated.json()["refresh_token"]
+    assert second != first
+    me = await api.request(
+        "GET", f"{API}/me", headers={"Authorization": f"Bearer {rotated.json()['access_token']}"}
+    )
+    assert me.status_code == 200
+
+    replay = await api.request("POST", f"{API}/auth/refresh", json={"refresh_token": first})
+    assert replay.status_code == 401
+    assert replay.json()["type"] == "/problems/refresh-token-reused"
+    # The thief's replay also killed the legitimate, newer token of the same login.
+    after = await api.request("POST", f"{API}/auth/refresh", json={"refresh_token": second})
+    assert after.status_code == 401
+
+
+async def test_logout_revokes_refresh_token_and_clears_cookie(api: ApiClient) -> None:
+    alice = await api.user("alice")
+    out = await api.request(
+        "POST", f"{API}/auth/logout", json={"refresh_token": alice.tokens["refresh_token"]}
+    )
+    assert out.status_code == 204
+    assert "taskboard_access=" in out.headers.get("set-cookie", "")
+    again = await api.request(
+        "POST", f"{API}/auth/refresh", json={"refresh_token": alice.tokens["refresh_token"]}
+    )
+    assert again.status_code == 401
+
+
+async def test_cookie_authenticates_and_bad_cookie_is_cleared(api: ApiClient) -> None:
+    alice = await api.user("alice")
+    token = alice.tokens["access_token"]
+    ok = await api.request("GET", f"{API}/me", cookies={"taskboard_access": token})
+    assert ok.status_code == 200
+    bad = await api.request("GET", f"{API}/me", cookies={"taskboard_access": token + "x"})
+    assert bad.status_code == 401
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert 'taskboard_access=""' in bad.headers["set-cookie"]
+    assert "Max-Age=0" in bad.headers["set-cookie"]
+
+
+async def test_expired_and_forged_tokens_are_401(api: ApiClient, settings: Settings) -> None:
+    alice = await api.user("alice")
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    base = {"sub": alice.id, "aud": ACCESS_TOKEN_AUDIENCE, "role": "user"}
+    expired = jwt.encode(
+        {**base, "exp": past}, settings.secret_key.get_secret_value(), ACCESS_TOKEN_ALGORITHM
+    )
+    forged = jwt.encode({**base, "exp": past + timedelta(hours=1)}, "x" * 40, "HS256")
+    unsigned = jwt.encode({**base, "exp": past + timedelta(hours=1)}, None, "none")
+    for token in (expired, forged, unsigned, "not-a-jwt"):
+        response = await api.request(
+            "GET", f"{API}/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401, token
+    missing = await api.request("GET", f"{API}/boards")
+    assert missing.status_code == 401
+
+
+@pytest.fixture
+def strict_limits(service_urls: ServiceUrls, resources: Resources) -> Resources:
+    resources.settings = make_settings(
+        service_urls, rate_limit_auth_per_ip=100, rate_limit_auth_per_account=3
+    )
+    return resources
+
+
+async def test_login_is_rate_limited_per_account(strict_limits: Resources, api: ApiClient) -> None:
+    alice = await api.user("alice")  # one successful login already counts
+    statuses = []
+    for _ in range(3):
+        response = await api.request(
+            "POST", f"{API}/auth/login", json={"email": alice.email, "password": "wrong-pass"}
+        )
+        statuses.append(response.status_code)
+    assert statuses == [401, 401, 429]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_register_is_rate_limited_per_ip(
+    service_urls: ServiceUrls, resources: Resources, api: ApiClient
+) -> None:
+    resources.settings = make_settings(service_urls, rate_limit_auth_per_ip=2)
+    results = []
+    for i in range(3):
+        response = await api.request(
+            "POST",
+            f"{API}/auth/register",
+            json={"email": f"r{i}@example.com", "password": PASSWORD, "display_name": "R"},
+        )
+        results.append(response.status_code)
+    assert results == [201, 201, 429]
+
+
+async def test_concurrent_refresh_of_one_token_yields_one_winner(committed_api: ApiClient) -> None:
+    alice = await committed_api.user("alice")
+    body = {"refresh_token": alice.tokens["refresh_token"]}
+    responses = await asyncio.gather(
+        *[committed_api.request("POST", f"{API}/auth/refresh", json=body) for _ in range(5)]
+    )
+    assert sorted(r.status_code for r in responses).count(200) == 1
