@@ -5,15 +5,16 @@ attempt rolled back) runs again; a concurrent duplicate waits on the key's row l
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from taskboard.core.db import UnitOfWork
+from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import Conflict, FieldProblem, TaskboardError, ValidationFailed
 from taskboard.idempotency.models import IdempotencyRecord
 from taskboard.rest.deps import CurrentUser, UoW
@@ -44,6 +45,15 @@ async def claim_key(request: Request, uow: UoW, principal: CurrentUser) -> None:
     digest = hashlib.sha256(
         request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
     ).hexdigest()
+    # A key is remembered for TASKBOARD_IDEMPOTENCY_TTL_SECONDS; after that it may be reused.
+    ttl = request.app.state.resources.settings.idempotency_ttl_seconds
+    await uow.session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == principal.user_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at < utcnow() - timedelta(seconds=ttl),
+        )
+    )
     inserted = await uow.session.execute(
         insert(IdempotencyRecord)
         .values(user_id=principal.user_id, key=key, request_hash=digest)
