@@ -5,8 +5,8 @@ attempt rolled back) runs again; a concurrent duplicate waits on the key's row l
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response

@@ -1,0 +1,135 @@
+"""The api process as deployed (gunicorn + uvicorn worker) exports its spans over OTLP/HTTP to a
+receiver the test runs, and its JSON log lines carry the same trace ids."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from taskboard.core.embedded import free_port
+from tests.conftest import TEST_SECRET
+from tests.fixtures.services import ServiceUrls
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str, dict[str, str]]] = []  # (trace id, name, attributes)
+        self.lock = threading.Lock()
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[Collector, str]]:
+    state = Collector()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            with state.lock:
+                for resource_spans in request.resource_spans:
+                    for scope_spans in resource_spans.scope_spans:
+                        for span in scope_spans.spans:
+                            attributes = {a.key: str(a.value) for a in span.attributes}
+                            state.spans.append((span.trace_id.hex(), span.name, attributes))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield state, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("api did not become ready")
+
+
+def test_api_process_exports_traces_and_logs_trace_ids(
+    service_urls: ServiceUrls, collector: tuple[Collector, str]
+) -> None:
+    state, endpoint = collector
+    port = free_port()
+    env = {
+        **os.environ,
+        "TASKBOARD_DATABASE_URL": service_urls.database_url,
+        "TASKBOARD_REDIS_URL": service_urls.redis_url,
+        "TASKBOARD_SECRET_KEY": TEST_SECRET,
+        "TASKBOARD_OTLP_ENDPOINT": endpoint,
+        "TASKBOARD_WEB_CONCURRENCY": "1",
+        "TASKBOARD_PASSWORD_HASH_TIME_COST": "1",
+        "TASKBOARD_PASSWORD_HASH_MEMORY_KIB": "64",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskboard.cli", "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process)
+        email = f"trace-{port}@example.com"
+        register = httpx.post(
+            f"{url}/api/v1/auth/register",
+            json={"email": email, "password": "password123", "display_name": "T"},
+        )
+        assert register.status_code == 201, register.text
+        missing = httpx.get(f"{url}/api/v1/boards/00000000-0000-0000-0000-000000000000")
+        assert missing.status_code == 401
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with state.lock:
+                names = [name for _, name, _ in state.spans]
+            if "POST /api/v1/auth/register" in names and any(n.startswith("INSERT") for n in names):
+                break
+            time.sleep(0.2)
+        with state.lock:
+            spans = list(state.spans)
+        register_traces = {t for t, name, _ in spans if name == "POST /api/v1/auth/register"}
+        assert len(register_traces) == 1, [n for _, n, _ in spans]
+        (trace_id,) = register_traces
+        in_trace = [name for t, name, _ in spans if t == trace_id]
+        assert any(name.startswith("INSERT") for name in in_trace), in_trace  # SQL spans
+        assert any(name in ("EVALSHA", "EVAL") for name in in_trace), in_trace  # Redis spans
+    finally:
+        process.terminate()
+        try:
+            _, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+    assert process.returncode == 0, stderr[-2000:]
+    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    access = [r for r in logs if r.get("route") == "/api/v1/auth/register"]
+    assert access
+    assert access[0]["trace_id"] == trace_id
+    assert access[0]["status"] == 201
