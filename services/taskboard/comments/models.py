@@ -12,7 +12,9 @@ from taskboard.core.db import Base, Timestamps, UUIDPrimaryKey
 class Comment(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "comments"
 
-    board_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    board_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("boards.id", ondelete="CASCADE"), index=True
+    )
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("comments.id", ondelete="CASCADE"), index=True
