@@ -89,7 +89,7 @@ def _embedded_services(data_dir: Path, *, persistent: bool) -> Iterator[dict[str
         if not os.environ.get("TASKBOARD_DATABASE_URL"):
             pg = EmbeddedPostgres(data_dir / "postgres", port=_port("TASKBOARD_EMBEDDED_PG_PORT"))
             pg.start()
-            stops.append(pg.stop)
+            stops.append(lambda: pg.stop(remove_data=not persistent))
             env["TASKBOARD_DATABASE_URL"] = pg.url
             log.info("embedded PostgreSQL started", extra={"url": pg.url})
         if not os.environ.get("TASKBOARD_REDIS_URL"):

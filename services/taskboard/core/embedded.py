@@ -181,9 +181,12 @@ class EmbeddedPostgres:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name)
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
 
-    def stop(self) -> None:
+    def stop(self, *, remove_data: bool = False) -> None:
         if (self._cluster / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self._cluster), "-m", "fast", "-w", "stop", check=False)
+        if remove_data:
+            # The cluster may have been relocated (see __post_init__): remove where it really is.
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def redis_server_binary() -> str:
