@@ -11,39 +11,17 @@ from fastapi.routing import APIRouter
 from taskboard import __version__
 from taskboard.api import health, problems
 from taskboard.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from taskboard.auth.oidc import OidcVerifier
 from taskboard.auth.routes import router as auth_router
 from taskboard.boards.routes import router as boards_router
 from taskboard.columns.routes import router as columns_router
 from taskboard.comments.routes import router as comments_router
 from taskboard.core.config import Settings
-from taskboard.core.db import create_engine, create_sessionmaker
-from taskboard.core.redis import create_redis
-from taskboard.core.security import PasswordHashing
-from taskboard.core.telemetry import configure_tracing, instrument_engine
+from taskboard.core.telemetry import configure_tracing
 from taskboard.events.routes import router as events_router
 from taskboard.labels.routes import router as labels_router
-from taskboard.rest.resources import Resources
+from taskboard.rest.resources import Resources, close_resources, open_resources
 from taskboard.tasks.routes import router as tasks_router
 from taskboard.users.routes import router as users_router
-
-
-def open_resources(settings: Settings) -> Resources:
-    engine = create_engine(settings)
-    instrument_engine(engine, settings)
-    return Resources(
-        settings=settings,
-        engine=engine,
-        sessionmaker=create_sessionmaker(engine),
-        redis=create_redis(settings),
-        hashing=PasswordHashing(settings),
-        oidc=OidcVerifier(settings) if settings.oidc_issuer else None,
-    )
-
-
-async def close_resources(resources: Resources) -> None:
-    await resources.redis.aclose()
-    await resources.engine.dispose()
 
 
 def api_router() -> APIRouter:

@@ -30,11 +30,15 @@ def bearer_token(request: Request, cookie_name: str) -> str | None:
 
 
 async def authenticate(request: Request, uow: UnitOfWork, resources: Resources) -> Principal:
-    settings = resources.settings
-    token = bearer_token(request, settings.access_cookie_name)
+    token = bearer_token(request, resources.settings.access_cookie_name)
     if not token:
         raise Unauthorized("Send 'Authorization: Bearer <access token>' or the session cookie")
-    claims = decode_access_token(settings, token)
+    return await authenticate_token(token, uow, resources)
+
+
+async def authenticate_token(token: str, uow: UnitOfWork, resources: Resources) -> Principal:
+    """Our own access token, else (when one is trusted) an OIDC issuer's; else InvalidToken."""
+    claims = decode_access_token(resources.settings, token)
     if claims is not None:
         return Principal(user_id=claims.user_id, site_role=claims.site_role)
     verifier: OidcVerifier | None = resources.oidc

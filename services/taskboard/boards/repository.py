@@ -23,6 +23,18 @@ async def role_of(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def role_and_seq(
+    session: AsyncSession, board_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[str, int] | None:
+    stmt = (
+        select(Membership.role, Board.last_seq)
+        .join(Board, Board.id == Membership.board_id)
+        .where(Membership.board_id == board_id, Membership.user_id == user_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], int(row[1])) if row else None
+
+
 async def boards_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Board, str]]:
     stmt = (
         select(Board, Membership.role)

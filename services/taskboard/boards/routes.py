@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import status
+from fastapi import Response, status
 
 from taskboard.boards import service
+from taskboard.boards.cache import SnapshotCache
 from taskboard.boards.schemas import (
     BoardCreate,
     BoardCreated,
@@ -14,7 +15,7 @@ from taskboard.boards.schemas import (
     MemberPut,
     MemberRead,
 )
-from taskboard.rest.deps import CurrentUser, UoW
+from taskboard.rest.deps import CurrentUser, Res, UoW
 from taskboard.rest.idempotency import authenticated_router
 
 router = authenticated_router(tags=["boards"])
@@ -30,9 +31,11 @@ async def list_boards(uow: UoW, principal: CurrentUser) -> list[BoardRead]:
     return await service.list_mine(uow, principal)
 
 
-@router.get("/boards/{board_id}")
-async def get_board(board_id: uuid.UUID, uow: UoW, principal: CurrentUser) -> BoardSnapshot:
-    return await service.snapshot(uow, principal, board_id)
+@router.get("/boards/{board_id}", response_model=BoardSnapshot)
+async def get_board(board_id: uuid.UUID, uow: UoW, principal: CurrentUser, res: Res) -> Response:
+    cache = SnapshotCache(res.redis, res.settings.snapshot_cache_ttl_seconds)
+    body = await service.snapshot(uow, principal, board_id, cache=cache)
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/boards/{board_id}")

@@ -46,10 +46,22 @@ class MemberPut(InputModel):
     role: Role
 
 
-class BoardSnapshot(BoardRead):
-    """Everything a client needs to render the board, consistent as of `seq`."""
+class SnapshotBody(OutputModel):
+    """The part of a snapshot that is the same for every caller (cached per seq)."""
 
+    id: uuid.UUID
+    name: str
+    description: str
+    seq: int
+    created_at: datetime
+    updated_at: datetime
     columns: list[ColumnRead]
     labels: list[LabelRead]
     members: list[MemberRead]
     tasks: list[TaskRead]
+
+
+class BoardSnapshot(SnapshotBody):
+    """Everything a client needs to render the board, consistent as of `seq`."""
+
+    role: Role

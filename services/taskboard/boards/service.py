@@ -8,21 +8,23 @@ from sqlalchemy import delete, select
 from taskboard.auth.principal import Principal
 from taskboard.boards import repository
 from taskboard.boards.access import require_role
-from taskboard.boards.errors import OwnerRequired, RoleRequired
+from taskboard.boards.cache import SnapshotCache
+from taskboard.boards.errors import BoardNotFound, OwnerRequired, RoleRequired
 from taskboard.boards.models import Board, Membership
 from taskboard.boards.schemas import (
     BoardCreate,
     BoardCreated,
     BoardRead,
-    BoardSnapshot,
     BoardUpdate,
     MemberRead,
+    SnapshotBody,
 )
 from taskboard.columns import service as columns_service
 from taskboard.columns.schemas import ColumnRead
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import NotFound
 from taskboard.events import service as events
+from taskboard.events.models import BoardEvent
 from taskboard.labels import service as labels_service
 from taskboard.labels.schemas import LabelRead
 from taskboard.tasks import repository as tasks_repository
@@ -80,14 +82,30 @@ async def list_mine(uow: UnitOfWork, principal: Principal) -> list[BoardRead]:
     return [BoardRead(**_read(board, role)) for board, role in rows]
 
 
-async def snapshot(uow: UnitOfWork, principal: Principal, board_id: uuid.UUID) -> BoardSnapshot:
+async def snapshot(
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, *, cache: SnapshotCache
+) -> bytes:
+    """The board snapshot as JSON, from the cache when this seq was built before."""
+    found = await repository.role_and_seq(uow.session, board_id, principal.user_id)
+    if found is None:
+        raise BoardNotFound()
+    role, seq = found
+    body = await cache.get(board_id, seq)
+    if body is None:
+        built = await _build_snapshot(uow, board_id)
+        body = built.model_dump_json().encode()
+        await cache.put(board_id, built.seq, body)
+    # The cached part is the same for every caller; only the caller's role is spliced in.
+    return b'{"role":"' + role.encode() + b'",' + body[1:]
+
+
+async def _build_snapshot(uow: UnitOfWork, board_id: uuid.UUID) -> SnapshotBody:
     """The board exactly as of its `seq`.
 
     Every write bumps seq, so if seq reads the same before and after the other statements, no
     write committed in between and they all saw one state (cheaper than a REPEATABLE READ
     transaction of its own). A board written faster than it can be read is retried a few times.
     """
-    role = await require_role(uow, board_id, principal, "viewer")
     for _ in range(5):
         board = await _board(uow, board_id)
         seq = board.last_seq
@@ -97,8 +115,13 @@ async def snapshot(uow: UnitOfWork, principal: Principal, board_id: uuid.UUID) -
         tasks = await tasks_repository.read_rows(uow.session, board_id=board_id, live_only=True)
         if await _current_seq(uow, board_id) == seq:
             break
-    return BoardSnapshot(
-        **_read(board, role),
+    return SnapshotBody(
+        id=board.id,
+        name=board.name,
+        description=board.description,
+        seq=seq,
+        created_at=board.created_at,
+        updated_at=board.updated_at,
         columns=[ColumnRead.model_validate(c) for c in columns],
         labels=[LabelRead.model_validate(label) for label in labels],
         members=members,
@@ -146,7 +169,20 @@ async def update(
 
 async def delete_board(uow: UnitOfWork, principal: Principal, board_id: uuid.UUID) -> None:
     await require_role(uow, board_id, principal, "owner")
+    last_seq = await _current_seq(uow, board_id)
     await uow.session.execute(delete(Board).where(Board.id == board_id))
+    # The log goes with the board, so this last event exists only in the stream: it tells
+    # live subscribers the board is gone.
+    uow.events.append(
+        BoardEvent(
+            board_id=board_id,
+            seq=last_seq + 1,
+            type="board.deleted",
+            data={},
+            actor_id=principal.user_id,
+            created_at=utcnow(),
+        )
+    )
 
 
 async def list_members(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -69,6 +70,26 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65_535)
     web_concurrency: int = Field(2, ge=1, le=64)
     graceful_timeout_seconds: int = Field(25, ge=1)
+
+    # Event streams (Redis): the api appends after commit, the relay fills in what was missed.
+    stream_shards: int = Field(8, ge=1, le=1024)
+    stream_maxlen: int = Field(100_000, ge=100)
+    publish_fast_path: bool = Field(True, description="append to Redis right after commit")
+    relay_interval_seconds: float = Field(0.25, gt=0, le=60)
+    relay_grace_ms: int = Field(200, ge=0, description="leave the api this long to publish first")
+    relay_lookback_seconds: int = Field(60, ge=1)
+    relay_startup_lookback_seconds: int = Field(3600, ge=1)
+    snapshot_cache_ttl_seconds: int = Field(300, ge=1)
+
+    # Realtime (WebSocket) pods.
+    pod_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    ws_auth_timeout_seconds: float = Field(5.0, gt=0)
+    ws_send_queue_size: int = Field(1000, ge=1, description="frames queued per socket")
+    ws_max_replay: int = Field(5000, ge=0, description="events replayed before asking to resync")
+    ws_ping_interval_seconds: float = Field(20.0, gt=0)
+    ws_max_message_bytes: int = Field(65_536, ge=1024)
+    presence_ttl_seconds: int = Field(30, ge=3)
+    consumer_group_idle_seconds: int = Field(300, ge=5)
 
     @field_validator("database_url")
     @classmethod

@@ -24,4 +24,7 @@ class BoardEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # No foreign key: the log outlives the accounts that wrote it.
     actor_id: Mapped[uuid.UUID | None]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The relay scans recent events by time.
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from taskboard.auth.principal import Principal
 from taskboard.core.config import Settings
 from taskboard.core.db import UnitOfWork, finish_failed
+from taskboard.events import stream
 from taskboard.rest.resources import Resources
+
+log = logging.getLogger("taskboard.outbox")
 
 
 def get_resources(request: Request) -> Resources:
@@ -39,9 +44,23 @@ async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
         except BaseException as exc:
             await finish_failed(session, exc)
             raise
-    publish = getattr(request.app.state, "after_commit", None)
-    if publish is not None:
-        await publish(uow)
+    if uow.events and resources.settings.publish_fast_path:
+        await publish_committed(resources, uow)
+
+
+async def publish_committed(resources: Resources, uow: UnitOfWork) -> None:
+    """The fast path of the outbox: append the committed events to Redis now. If Redis cannot
+    take them the request still succeeds; the relay appends them within its interval."""
+    settings = resources.settings
+    try:
+        await stream.publish(
+            resources.redis,
+            [stream.StreamEvent.from_row(e) for e in uow.events],
+            shards=settings.stream_shards,
+            maxlen=settings.stream_maxlen,
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("stream append failed; the relay will deliver", extra={"error": repr(exc)})
 
 
 Res = Annotated[Resources, Depends(get_resources)]

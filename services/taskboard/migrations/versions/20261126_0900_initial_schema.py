@@ -163,6 +163,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("board_id", "seq", name=op.f("pk_board_events")),
     )
+    op.create_index(
+        op.f("ix_board_events_created_at"), "board_events", ["created_at"], unique=False
+    )
     op.create_table(
         "board_members",
         sa.Column("board_id", sa.Uuid(), nullable=False),
@@ -403,6 +406,7 @@ def downgrade() -> None:
     op.drop_table("labels")
     op.drop_index(op.f("ix_board_members_user_id"), table_name="board_members")
     op.drop_table("board_members")
+    op.drop_index(op.f("ix_board_events_created_at"), table_name="board_events")
     op.drop_table("board_events")
     op.drop_table("board_columns")
     op.drop_index(op.f("ix_refresh_tokens_user_id"), table_name="refresh_tokens")
