@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from taskboard.core.config import ConfigurationError, load_settings
+from taskboard.core.config import ConfigurationError, Settings, load_settings
 from taskboard.core.logging import configure_logging
 
 log = logging.getLogger("taskboard")
@@ -125,9 +125,42 @@ def _dev_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def cmd_up(args: argparse.Namespace) -> None:
+def _serve(app: object, *, host: str, port: int, settings: Settings) -> None:
+    """uvicorn for the long-lived socket deployments (one process per pod: sockets hold state).
+    On SIGTERM it stops accepting, closes WebSockets with 1012 and drains within the grace."""
     import uvicorn
 
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        log_config=None,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_interval_seconds,
+        ws_max_size=settings.ws_max_message_bytes,
+        timeout_graceful_shutdown=settings.graceful_timeout_seconds,
+    )
+
+
+def cmd_realtime(args: argparse.Namespace) -> None:
+    from taskboard.realtime.app import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    _serve(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
+           settings=settings)  # fmt: skip
+
+
+def cmd_relay(args: argparse.Namespace) -> None:
+    from taskboard.worker.relay import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    _serve(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
+           settings=settings)  # fmt: skip
+
+
+def cmd_up(args: argparse.Namespace) -> None:
     configure_logging(os.environ.get("TASKBOARD_LOG_LEVEL", "INFO"))
     data_dir = (
         Path(tempfile.mkdtemp(prefix="taskboard-")) if args.ephemeral else Path(args.data_dir)
@@ -142,20 +175,18 @@ def cmd_up(args: argparse.Namespace) -> None:
             settings = load_settings()
             _migrate(settings.database_url)
             from taskboard.api.app import create_app
+            from taskboard.realtime.app import mount, running_hub
+            from taskboard.worker.relay import running_relay
 
-            app = create_app(settings)
+            app = create_app(settings, services=[running_hub, running_relay])
+            mount(app)
             url = f"http://{args.host}:{args.port}"
             print(
-                f"\ntaskboard is up: {url}/api/v1  (docs: {url}/api/docs)  data: {data_dir}\n",
+                f"\ntaskboard is up: {url}/api/v1  (docs: {url}/api/docs, "
+                f"WebSocket: ws://{args.host}:{args.port}/ws)  data: {data_dir}\n",
                 flush=True,
             )
-            uvicorn.run(
-                app,
-                host=args.host,
-                port=args.port,
-                log_config=None,
-                timeout_graceful_shutdown=settings.graceful_timeout_seconds,
-            )
+            _serve(app, host=args.host, port=args.port, settings=settings)
     finally:
         if args.ephemeral:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -176,6 +207,14 @@ def main(argv: list[str] | None = None) -> None:
     api.add_argument("--host", default=None)
     api.add_argument("--port", type=int, default=None)
     api.set_defaults(func=cmd_api)
+    for name, func, help_text in (
+        ("realtime", cmd_realtime, "serve the realtime deployment (WebSocket /ws)"),
+        ("relay", cmd_relay, "run the outbox relay (appends events that missed Redis)"),
+    ):
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("--host", default=None)
+        command.add_argument("--port", type=int, default=None)
+        command.set_defaults(func=func)
     migrate = sub.add_parser("migrate", help="upgrade the database schema to the latest migration")
     migrate.set_defaults(func=cmd_migrate)
     args = parser.parse_args(argv)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRouter
@@ -40,20 +41,29 @@ def api_router() -> APIRouter:
     return router
 
 
-def create_app(settings: Settings, *, resources: Resources | None = None) -> FastAPI:
+Service = Callable[[FastAPI, Resources], AbstractAsyncContextManager[Any]]
+
+
+def create_app(
+    settings: Settings, *, resources: Resources | None = None, services: Sequence[Service] = ()
+) -> FastAPI:
     """Build the app. Tests pass `resources` bound to their own connection; otherwise the
-    lifespan opens the engine and Redis and closes them on shutdown."""
+    lifespan opens the engine and Redis and closes them on shutdown. `services` run for the
+    app's lifetime (`taskboard up` adds the realtime hub and the relay)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if resources is not None:
             yield
             return
-        app.state.resources = open_resources(settings)
+        app.state.resources = opened = open_resources(settings)
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                for service in services:
+                    await stack.enter_async_context(service(app, opened))
+                yield
         finally:
-            await close_resources(app.state.resources)
+            await close_resources(opened)
 
     configure_tracing(settings, "api")
     app = FastAPI(

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.auth.principal import Principal
 from taskboard.boards.access import require_role
@@ -77,3 +78,16 @@ async def page_visible(
     reads = [EventRead.model_validate(e) for e in items]
     more = bool(reads) and reads[-1].seq < last_seq
     return EventPage(items=reads, next_after=reads[-1].seq if more else None, last_seq=last_seq)
+
+
+async def list_between(
+    session: AsyncSession, *, board_id: uuid.UUID, after: int, upto: int, limit: int
+) -> list[BoardEvent]:
+    """Events with after < seq <= upto, in order (replay, gap filling and the relay)."""
+    stmt = (
+        select(BoardEvent)
+        .where(BoardEvent.board_id == board_id, BoardEvent.seq > after, BoardEvent.seq <= upto)
+        .order_by(BoardEvent.seq)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,113 @@
+"""Reading the event streams: one consumer group per pod on every shard, so every pod sees
+every event; entries are acknowledged after fan-out. Groups left by vanished pods are removed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from taskboard.core.lifecycle import pause
+from taskboard.events.stream import StreamEvent, stream_key
+from taskboard.realtime import metrics
+
+log = logging.getLogger("taskboard.realtime")
+GROUP_PREFIX = "rt:"
+
+
+def group_name(pod: str) -> str:
+    return f"{GROUP_PREFIX}{pod}"
+
+
+async def ensure_group(redis: Redis, key: str, group: str) -> None:
+    """Join at the stream's end: a pod (re)starting has no clients waiting for older entries."""
+    try:
+        await redis.xgroup_create(key, group, id="$", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+        await redis.xgroup_setid(key, group, id="$")
+
+
+async def consume(
+    redis: Redis,
+    *,
+    shard: int,
+    pod: str,
+    dispatch: Callable[[StreamEvent], None],
+    stop: asyncio.Event,
+    batch: int = 500,
+) -> None:
+    key, group = stream_key(shard), group_name(pod)
+    joined = False
+    while not stop.is_set():
+        try:
+            if not joined:
+                await ensure_group(redis, key, group)
+                joined = True
+            response: Any = await redis.xreadgroup(group, pod, {key: ">"}, count=batch, block=1000)
+            for _stream, entries in response or []:
+                ids = []
+                for entry_id, fields in entries:
+                    ids.append(entry_id)
+                    try:
+                        dispatch(StreamEvent.decode(fields[b"e"]))
+                    except (KeyError, ValueError):
+                        log.warning("undecodable stream entry", extra={"id": str(entry_id)})
+                if ids:
+                    await redis.xack(key, group, *ids)
+        except ResponseError as exc:
+            # NOGROUP: Redis lost its data (restart, flush). Join again; the log fills any gap.
+            log.warning("stream read failed", extra={"shard": shard, "error": str(exc)})
+            joined = False
+            await pause(stop, 0.2)
+        except (RedisError, OSError) as exc:
+            log.warning("stream read failed", extra={"shard": shard, "error": repr(exc)})
+            joined = False
+            await pause(stop, 1.0)
+
+
+async def remove_abandoned_groups(redis: Redis, *, shards: int, pod: str, idle_ms: int) -> int:
+    """Destroy other pods' groups whose consumers have all been idle longer than `idle_ms`."""
+    removed = 0
+    mine = group_name(pod)
+    for shard in range(shards):
+        key = stream_key(shard)
+        try:
+            groups = await redis.xinfo_groups(key)
+        except ResponseError:
+            continue  # no such stream yet
+        for info in groups:
+            name = _text(info["name"])
+            if not name.startswith(GROUP_PREFIX) or name == mine:
+                continue
+            consumers = await redis.xinfo_consumers(key, name)
+            if all(int(c["idle"]) > idle_ms for c in consumers):
+                await redis.xgroup_destroy(key, name)
+                removed += 1
+                log.info("removed abandoned consumer group", extra={"group": name, "shard": shard})
+    return removed
+
+
+async def sample_lag(redis: Redis, *, shards: int, pod: str, cap: int = 10_000) -> None:
+    """Entries after this pod's last-delivered id, per shard (Redis 6.2 has no `lag` field)."""
+    group = group_name(pod)
+    for shard in range(shards):
+        key = stream_key(shard)
+        try:
+            groups = await redis.xinfo_groups(key)
+        except ResponseError:
+            continue
+        for info in groups:
+            if _text(info["name"]) == group:
+                last = _text(info["last-delivered-id"])
+                behind = await redis.xrange(key, min=f"({last}", max="+", count=cap)
+                metrics.STREAM_LAG.labels(str(shard)).set(len(behind or []))
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,113 @@
+"""One socket: a bounded send queue drained by its own sender task, and its subscriptions.
+
+Fan-out only ever calls `enqueue` (put_nowait): a slow socket fills its own queue and is
+closed with CLOSE_SLOW_CONSUMER; it never blocks the reader or other sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from starlette.websockets import WebSocket
+
+from taskboard.realtime import metrics, protocol
+
+log = logging.getLogger("taskboard.realtime")
+
+# A queue item: the frame and the event's commit-side epoch time (None for control frames).
+Item = tuple[str, float | None]
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, user_id: uuid.UUID, queue_size: int) -> None:
+        self.id = secrets.token_hex(6)
+        self.websocket = websocket
+        self.user_id = user_id
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=queue_size)
+        self.send_lock = asyncio.Lock()
+        self.subscriptions: dict[uuid.UUID, Subscription] = {}
+        self.closing = False
+        self.sender: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.sender = asyncio.create_task(self._drain(), name=f"ws-sender-{self.id}")
+
+    def enqueue(self, text: str, ts: float | None = None) -> None:
+        if self.closing:
+            return
+        try:
+            self.queue.put_nowait((text, ts))
+        except asyncio.QueueFull:
+            metrics.SLOW_CONSUMERS.inc()
+            log.info("closing slow consumer", extra={"connection": self.id})
+            self.kick(protocol.CLOSE_SLOW_CONSUMER, "send queue overflowed; resume with since")
+
+    async def send_now(self, text: str) -> None:
+        """Write directly (replay), in order with the sender task's frames."""
+        async with self.send_lock:
+            await self.websocket.send_text(text)
+        metrics.FRAMES_SENT.inc()
+
+    async def _drain(self) -> None:
+        while True:
+            text, ts = await self.queue.get()
+            async with self.send_lock:
+                await self.websocket.send_text(text)
+            metrics.FRAMES_SENT.inc()
+            if ts is not None:
+                metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - ts))
+
+    def kick(self, code: int, reason: str) -> None:
+        """Close the socket without waiting for its (possibly stuck) sender."""
+        if self.closing:
+            return
+        self.closing = True
+        if self.sender is not None:
+            self.sender.cancel()
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.websocket.close(code, reason), timeout=2)
+
+    async def stop(self) -> None:
+        self.closing = True
+        if self.sender is not None:
+            self.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.sender
+
+
+@dataclass(eq=False)
+class Subscription:
+    """A socket's interest in one board. While its replay is being written, live frames wait in
+    `pending` (bounded) so they follow the replay in seq order."""
+
+    connection: Connection
+    board_id: uuid.UUID
+    floor: int  # frames with seq <= floor are not sent (already replayed, or the client has them)
+    replaying: bool = True
+    pending: list[Item] = field(default_factory=list)
+
+    def offer(self, seq: int, text: str, ts: float | None) -> None:
+        if seq <= self.floor:
+            return
+        self.floor = seq
+        if self.replaying:
+            self.pending.append((text, ts))
+            if len(self.pending) > self.connection.queue.maxsize:
+                metrics.SLOW_CONSUMERS.inc()
+                self.connection.kick(protocol.CLOSE_SLOW_CONSUMER, "fell behind during replay")
+            return
+        self.connection.enqueue(text, ts)
+
+    def go_live(self) -> None:
+        self.replaying = False
+        pending, self.pending = self.pending, []
+        for text, ts in pending:
+            self.connection.enqueue(text, ts)
