@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -130,6 +131,9 @@ def _serve(app: object, *, host: str, port: int, settings: Settings) -> None:
     On SIGTERM it stops accepting, closes WebSockets with 1012 and drains within the grace."""
     import uvicorn
 
+    # uvicorn re-raises the signal after its graceful shutdown, restoring the handler it found;
+    # with the default one SIGTERM would kill us before `up` stops its embedded servers.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host=host,

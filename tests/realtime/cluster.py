@@ -1,0 +1,213 @@
+"""Real processes of each deployment on one machine: several api, realtime and relay pods
+sharing the test session's PostgreSQL and Redis, and a WebSocket client that records frames."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from taskboard.core.embedded import free_port
+from tests.conftest import TEST_SECRET
+from tests.fixtures.services import ServiceUrls
+
+
+@dataclass
+class Pod:
+    kind: str
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise
+        return int(self.process.returncode)
+
+
+def base_env(urls: ServiceUrls, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TASKBOARD_DATABASE_URL": urls.database_url,
+        "TASKBOARD_REDIS_URL": urls.redis_url,
+        "TASKBOARD_SECRET_KEY": TEST_SECRET,
+        "TASKBOARD_ENV": "test",
+        "TASKBOARD_WEB_CONCURRENCY": "1",
+        "TASKBOARD_PASSWORD_HASH_TIME_COST": "1",
+        "TASKBOARD_PASSWORD_HASH_MEMORY_KIB": "64",
+        "TASKBOARD_RATE_LIMIT_AUTH_PER_IP": "100000",
+        "TASKBOARD_STREAM_SHARDS": "4",
+        "TASKBOARD_LOG_LEVEL": "WARNING",
+        "TASKBOARD_WS_AUTH_TIMEOUT_SECONDS": "1",
+        "TASKBOARD_GRACEFUL_TIMEOUT_SECONDS": "5",
+        **extra,
+    }
+
+
+def start(kind: str, name: str, urls: ServiceUrls, **env: str) -> Pod:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskboard.cli", kind, "--port", str(port)],
+        env=base_env(urls, TASKBOARD_POD_NAME=name, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return Pod(kind, name, port, process)
+
+
+def wait_ready(pods: list[Pod], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(pods)
+    while pending and time.monotonic() < deadline:
+        for pod in list(pending):
+            assert pod.process.poll() is None, f"{pod.name} exited with {pod.process.returncode}"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{pod.http}/readyz", timeout=2).status_code == 200:
+                    pending.remove(pod)
+        time.sleep(0.2)
+    assert not pending, f"not ready: {[p.name for p in pending]}"
+
+
+@dataclass
+class Account:
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def account(http: httpx.AsyncClient, api: Pod, name: str) -> Account:
+    email = f"{name}-{time.monotonic_ns()}@example.com"
+    created = await http.post(
+        f"{api.http}/api/v1/auth/register",
+        json={"email": email, "password": "password123", "display_name": name},
+    )
+    assert created.status_code == 201, created.text
+    login = await http.post(
+        f"{api.http}/api/v1/auth/login", json={"email": email, "password": "password123"}
+    )
+    return Account(created.json()["id"], login.json()["access_token"])
+
+
+@dataclass
+class WsClient:
+    """Records every frame; `seqs[board]` lists event seqs in arrival order."""
+
+    url: str
+    token: str
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    seqs: dict[str, list[int]] = field(default_factory=dict)
+    close_code: int | None = None
+    connection: ClientConnection | None = None
+    reader: asyncio.Task[None] | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def connect(self, **options: Any) -> dict[str, Any]:
+        self.close_code = None
+        self.connection = await websockets.connect(self.url, **options)
+        await self.connection.send(json.dumps({"type": "auth", "token": self.token}))
+        first = json.loads(await self.connection.recv())
+        assert first["type"] == "authenticated", first
+        self.reader = asyncio.create_task(self._read())
+        return first
+
+    async def _read(self) -> None:
+        assert self.connection is not None
+        try:
+            async for raw in self.connection:
+                frame = json.loads(raw)
+                self.frames.append(frame)
+                if frame["type"] == "event":
+                    self.seqs.setdefault(frame["board_id"], []).append(frame["seq"])
+                self.changed.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.connection.close_code or 1006
+            self.changed.set()
+
+    async def send(self, **message: Any) -> None:
+        assert self.connection is not None
+        await self.connection.send(json.dumps(message))
+
+    async def subscribe(self, board_id: str, since: int | None = None) -> dict[str, Any]:
+        start = len(self.frames)
+        await self.send(type="subscribe", board_id=board_id, since=since)
+        return await self.wait_for(
+            lambda f: f["type"] in ("subscribed", "error") and f.get("board_id") == board_id,
+            after=start,
+        )
+
+    async def wait_for(self, predicate: Any, timeout: float = 30, after: int = 0) -> dict[str, Any]:
+        """The first frame at index >= `after` that matches."""
+        deadline = time.monotonic() + timeout
+        seen = after
+        while True:
+            for frame in self.frames[seen:]:
+                if predicate(frame):
+                    return frame
+            seen = len(self.frames)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no matching frame; last: {self.frames[-3:]}")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=min(remaining, 1))
+
+    async def wait_until_seq(self, board_id: str, seq: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while (self.seqs.get(board_id) or [0])[-1] < seq:
+            if self.close_code is not None:
+                raise AssertionError(f"closed with {self.close_code} before seq {seq}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                got = self.seqs.get(board_id, [])
+                raise AssertionError(f"reached seq {got[-1:]} of {seq}")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=min(remaining, 1))
+
+    async def wait_closed(self, timeout: float = 30) -> int:
+        assert self.reader is not None
+        await asyncio.wait_for(asyncio.shield(self.reader), timeout=timeout)
+        assert self.close_code is not None
+        return self.close_code
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+        if self.reader is not None:
+            with contextlib.suppress(Exception):
+                await self.reader

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.fixtures.services import ServiceUrls
+from tests.realtime.cluster import Pod, start, wait_ready
+
+
+@dataclass
+class Cluster:
+    api1: Pod
+    api2: Pod
+    api_no_fast_path: Pod
+    rt1: Pod
+    rt2: Pod
+    relay: Pod
+    urls: ServiceUrls
+
+    def all(self) -> list[Pod]:
+        return [self.api1, self.api2, self.api_no_fast_path, self.rt1, self.rt2, self.relay]
+
+
+@pytest.fixture(scope="module")
+def cluster(service_urls: ServiceUrls) -> Iterator[Cluster]:
+    pods = Cluster(
+        api1=start("api", "api-1", service_urls),
+        api2=start("api", "api-2", service_urls),
+        api_no_fast_path=start("api", "api-3", service_urls, TASKBOARD_PUBLISH_FAST_PATH="false"),
+        rt1=start("realtime", "rt-1", service_urls),
+        rt2=start("realtime", "rt-2", service_urls),
+        relay=start("relay", "relay-1", service_urls),
+        urls=service_urls,
+    )
+    try:
+        wait_ready(pods.all())
+        yield pods
+    finally:
+        for pod in pods.all():
+            pod.kill()
