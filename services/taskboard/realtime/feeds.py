@@ -43,6 +43,7 @@ class BoardFeed:
         self.ready = asyncio.Event()
         self.subscriptions: dict[str, Subscription] = {}
         self.presence: list[str] | None = None
+        self.presence_scheduled = False
         self.inbox: asyncio.Queue[StreamEvent] = asyncio.Queue(maxsize=INBOX_SIZE)
         self._current_seq = current_seq
         self._read_events = read_events

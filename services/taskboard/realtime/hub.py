@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -28,6 +30,7 @@ from taskboard.realtime.subscriber import Connection, Subscription
 from taskboard.rest.resources import Resources
 
 log = logging.getLogger("taskboard.realtime")
+PRESENCE_COALESCE_SECONDS = 0.2
 
 
 class Hub:
@@ -40,6 +43,7 @@ class Hub:
         self.presence = Presence(resources.redis, self.pod, self.settings.presence_ttl_seconds)
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+        self._jobs: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -68,6 +72,12 @@ class Hub:
                 await task
         for feed in list(self.feeds.values()):
             await feed.close()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a short job, keeping a reference until it ends (asyncio holds only weak ones)."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
 
     def dispatch(self, event: StreamEvent) -> None:
         feed = self.feeds.get(event.board_id)
@@ -278,10 +288,26 @@ class Hub:
                 await pause(self.stop_event, 1.0)
 
     async def _presence_changed(self, board_id: uuid.UUID) -> None:
+        """Coalesce bursts (a thousand viewers arriving) into one broadcast per interval:
+        otherwise n joins would cost n broadcasts to up to n sockets."""
+        feed = self.feeds.get(board_id)
+        if feed is None or feed.presence_scheduled:
+            return
+        feed.presence_scheduled = True
+        asyncio.get_running_loop().call_later(
+            PRESENCE_COALESCE_SECONDS,
+            lambda: self._spawn(self._broadcast_presence(board_id)),
+        )
+
+    async def _broadcast_presence(self, board_id: uuid.UUID) -> None:
         feed = self.feeds.get(board_id)
         if feed is None:
             return
-        users = await self.presence.users(board_id)
+        feed.presence_scheduled = False
+        try:
+            users = await self.presence.users(board_id)
+        except (RedisError, OSError):
+            return
         if users != feed.presence:
             feed.send_presence(users)
 
