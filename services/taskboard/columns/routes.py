@@ -3,15 +3,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, status
+from fastapi import Path, Query, status
 
 from taskboard.columns import service
-from taskboard.columns.schemas import ColumnCreate, ColumnKey, ColumnMove, ColumnRead, ColumnUpdate
+from taskboard.columns.schemas import (
+    COLUMN_KEY_PATTERN,
+    ColumnCreate,
+    ColumnMove,
+    ColumnRead,
+    ColumnUpdate,
+)
 from taskboard.rest.deps import CurrentUser, UoW
 from taskboard.rest.idempotency import authenticated_router
 
 router = authenticated_router(tags=["columns"])
-KeyPath = Annotated[str, ColumnKey]
+KeyPath = Annotated[str, Path(pattern=COLUMN_KEY_PATTERN)]
 
 
 @router.get("/boards/{board_id}/columns")
@@ -46,6 +52,6 @@ async def delete_column(
     key: KeyPath,
     uow: UoW,
     principal: CurrentUser,
-    move_tasks_to: Annotated[str | None, Query(max_length=50)] = None,
+    move_tasks_to: Annotated[str | None, Query(pattern=COLUMN_KEY_PATTERN)] = None,
 ) -> None:
     await service.delete_column(uow, principal, board_id, key, move_tasks_to=move_tasks_to)

@@ -7,7 +7,8 @@ from pydantic import Field, StringConstraints
 
 from taskboard.core.schemas import InputModel, Name, OutputModel
 
-ColumnKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
+COLUMN_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
+ColumnKey = Annotated[str, StringConstraints(pattern=COLUMN_KEY_PATTERN)]
 WipLimit = Annotated[int, Field(ge=1, le=10_000)]
 
 

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(86_400, ge=60)
 
     otlp_endpoint: str | None = None
+    trace_sample_ratio: float = Field(1.0, ge=0, le=1, description="share of traces exported")
     service_name: str = "taskboard"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -9,6 +9,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -54,13 +55,21 @@ def configure_tracing(settings: Settings, component: str) -> None:
     if _tracing_configured:
         return
     _tracing_configured = True
+    # Without an exporter nothing records spans (they would cost time for nobody), but every
+    # request still gets a trace id for its logs and error responses.
+    sampler = (
+        ParentBased(TraceIdRatioBased(settings.trace_sample_ratio))
+        if settings.otlp_endpoint
+        else ALWAYS_OFF
+    )
     provider = TracerProvider(
+        sampler=sampler,
         resource=Resource.create(
             {
                 "service.name": f"{settings.service_name}-{component}",
                 "service.namespace": "taskboard",
             }
-        )
+        ),
     )
     if settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -32,7 +32,7 @@ async def _name_free(
     uow: UnitOfWork, board_id: uuid.UUID, name: str, exclude: uuid.UUID | None
 ) -> None:
     stmt = select(Label.id).where(
-        Label.board_id == board_id, func.lower(Label.name) == name.lower()
+        Label.board_id == board_id, func.lower(Label.name) == func.lower(name)
     )
     if exclude is not None:
         stmt = stmt.where(Label.id != exclude)

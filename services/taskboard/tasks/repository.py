@@ -25,11 +25,11 @@ _ASSIGNEES = (
 _LABELS = (
     select(func.array_agg(TaskLabel.label_id)).where(TaskLabel.task_id == Task.id).scalar_subquery()
 )
-_COLUMNS = [c for c in Task.__table__.c if c.key != "search"]
+READ_COLUMNS = [c for c in Task.__table__.c if c.key != "search"]
 
 
 def _select() -> Select[Any]:
-    return select(*_COLUMNS, _ASSIGNEES.label("assignee_ids"), _LABELS.label("labels"))
+    return select(*READ_COLUMNS, _ASSIGNEES.label("assignee_ids"), _LABELS.label("labels"))
 
 
 def _to_read(row: Any) -> TaskRead:
@@ -98,6 +98,12 @@ async def set_assignees(
     session: AsyncSession, task_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
 ) -> None:
     await session.execute(delete(TaskAssignee).where(TaskAssignee.task_id == task_id))
+    await add_assignees(session, task_id, user_ids)
+
+
+async def add_assignees(
+    session: AsyncSession, task_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> None:
     if user_ids:
         await session.execute(
             insert(TaskAssignee), [{"task_id": task_id, "user_id": u} for u in set(user_ids)]
@@ -108,6 +114,12 @@ async def set_labels(
     session: AsyncSession, task_id: uuid.UUID, label_ids: Sequence[uuid.UUID]
 ) -> None:
     await session.execute(delete(TaskLabel).where(TaskLabel.task_id == task_id))
+    await add_labels(session, task_id, label_ids)
+
+
+async def add_labels(
+    session: AsyncSession, task_id: uuid.UUID, label_ids: Sequence[uuid.UUID]
+) -> None:
     if label_ids:
         await session.execute(
             insert(TaskLabel), [{"task_id": task_id, "label_id": lbl} for lbl in set(label_ids)]
@@ -144,17 +156,36 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _cursor_text(value: object) -> str:
+    if not isinstance(value, str) or "\x00" in value or len(value) > 200:
+        raise ValueError("bad text")
+    value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError (a ValueError)
+    return value
+
+
+def _cursor_time(value: object) -> datetime:
+    moment = datetime.fromisoformat(_cursor_text(value))
+    if moment.tzinfo is None:
+        raise ValueError("naive time")
+    moment = moment.astimezone(UTC)  # OverflowError at the calendar's edges
+    if not 1970 <= moment.year <= _FAR_FUTURE.year:
+        raise ValueError("time out of range")
+    return moment
+
+
 def _decode_cursor(cursor: str, sort: TaskSort) -> list[Any]:
+    """Cursors come back from clients: every value is checked before it reaches SQL."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-        name = sort.lstrip("-")
-        if name == "position":
+        if not isinstance(values, list):
+            raise ValueError("bad cursor")
+        if sort.lstrip("-") == "position":
             status, position, ident = values
-            return [str(status), str(position), uuid.UUID(ident)]
+            return [_cursor_text(status), _cursor_text(position), uuid.UUID(_cursor_text(ident))]
         moment, ident = values
-        return [datetime.fromisoformat(moment), uuid.UUID(ident)]
-    except (ValueError, TypeError, json.JSONDecodeError):
+        return [_cursor_time(moment), uuid.UUID(_cursor_text(ident))]
+    except (ValueError, TypeError, OverflowError):
         raise ValidationFailed(
             "Invalid cursor", fields=[FieldProblem("cursor", "format", "is not a cursor we issued")]
         ) from None

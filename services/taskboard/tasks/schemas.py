@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from taskboard.columns.schemas import ColumnKey
 from taskboard.core.schemas import InputModel, Name, OutputModel, Text, Timestamp
@@ -36,11 +37,6 @@ class TaskRead(OutputModel):
     version: int
 
 
-def _dates_in_order(start_at: datetime | None, due_at: datetime | None) -> None:
-    if start_at is not None and due_at is not None and start_at > due_at:
-        raise ValueError("start_at must not be after due_at")
-
-
 class TaskCreate(InputModel):
     title: Name(200)  # type: ignore[valid-type]
     description: Text(20_000) = ""  # type: ignore[valid-type]
@@ -51,10 +47,14 @@ class TaskCreate(InputModel):
     start_at: Timestamp | None = None
     due_at: Timestamp | None = None
 
-    @model_validator(mode="after")
-    def _dates(self) -> TaskCreate:
-        _dates_in_order(self.start_at, self.due_at)
-        return self
+    @field_validator("due_at")
+    @classmethod
+    def _after_start(cls, due_at: datetime | None, info: ValidationInfo) -> datetime | None:
+        start_at = info.data.get("start_at")
+        if due_at is not None and start_at is not None and start_at > due_at:
+            # The same field and rule as a PATCH that breaks the order (tasks/service.py).
+            raise PydanticCustomError("after_start", "must not be before start_at")
+        return due_at
 
 
 class TaskUpdate(InputModel):

@@ -105,9 +105,24 @@ async def create(
     )
     uow.session.add(task)
     await uow.session.flush()
-    await repository.set_assignees(uow.session, task.id, data.assignee_ids)
-    await repository.set_labels(uow.session, task.id, data.labels)
-    return await _record(uow, principal, task.id, "task.created")
+    await repository.add_assignees(uow.session, task.id, data.assignee_ids)
+    await repository.add_labels(uow.session, task.id, data.labels)
+    # Everything about a new task is known here: no need to read it back.
+    read = TaskRead.model_validate(
+        {
+            **{c.key: getattr(task, c.key) for c in repository.READ_COLUMNS},
+            "assignee_ids": sorted(set(data.assignee_ids)),
+            "labels": sorted(set(data.labels)),
+        }
+    )
+    await events.append(
+        uow,
+        board_id=board_id,
+        type="task.created",
+        data={"task": read.model_dump(mode="json")},
+        actor_id=principal.user_id,
+    )
+    return read
 
 
 async def _load(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minimum: Role) -> Task:

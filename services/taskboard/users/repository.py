@@ -13,7 +13,8 @@ async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
-    stmt = select(User).where(func.lower(User.email) == email.lower())
+    # Both sides lowered by PostgreSQL: Python and the database disagree on some letters.
+    stmt = select(User).where(func.lower(User.email) == func.lower(email))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
