@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -93,6 +94,7 @@ def test_api_process_exports_traces_and_logs_trace_ids(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -125,7 +127,7 @@ def test_api_process_exports_traces_and_logs_trace_ids(
         try:
             _, stderr = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)  # the gunicorn workers too
             _, stderr = process.communicate()
     assert process.returncode == 0, stderr[-2000:]
     logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]

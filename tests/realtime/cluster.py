@@ -39,9 +39,10 @@ class Pod:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        """SIGKILL the pod's whole process group: gunicorn's workers outlive a killed master."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
     def terminate(self, timeout: float = 30) -> int:
         if self.process.poll() is None:
@@ -81,6 +82,7 @@ def start(kind: str, name: str, urls: ServiceUrls, **env: str) -> Pod:
         env=base_env(urls, TASKBOARD_POD_NAME=name, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     return Pod(kind, name, port, process)
 
