@@ -142,6 +142,7 @@ def _serve(app: object, *, host: str, port: int, settings: Settings) -> None:
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_interval_seconds,
         ws_max_size=settings.ws_max_message_bytes,
+        ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=settings.graceful_timeout_seconds,
     )
 
@@ -179,11 +180,10 @@ def cmd_up(args: argparse.Namespace) -> None:
             settings = load_settings()
             _migrate(settings.database_url)
             from taskboard.api.app import create_app
-            from taskboard.realtime.app import mount, running_hub
+            from taskboard.realtime.app import WebSocketEntry, running_hub
             from taskboard.worker.relay import running_relay
 
-            app = create_app(settings, services=[running_hub, running_relay])
-            mount(app)
+            app = WebSocketEntry(create_app(settings, services=[running_hub, running_relay]))
             url = f"http://{args.host}:{args.port}"
             print(
                 f"\ntaskboard is up: {url}/api/v1  (docs: {url}/api/docs, "

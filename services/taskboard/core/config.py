@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     ws_max_replay: int = Field(5000, ge=0, description="events replayed before asking to resync")
     ws_ping_interval_seconds: float = Field(20.0, gt=0)
     ws_max_message_bytes: int = Field(65_536, ge=1024)
+    ws_compression: bool = Field(
+        False, description="permessage-deflate: about 40 KiB more per socket, less bandwidth"
+    )
     presence_ttl_seconds: int = Field(30, ge=3)
     consumer_group_idle_seconds: int = Field(300, ge=5)
 

@@ -1,12 +1,14 @@
-"""The realtime deployment: `/ws` plus health and metrics. `taskboard up` mounts the same
-endpoint and hub into the api app, so one host and port serve `/api` and `/ws`."""
+"""The realtime deployment: `/ws` plus health and metrics. `taskboard up` puts the same entry
+point and hub in front of the api app, so one host and port serve `/api` and `/ws`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from taskboard.core.config import Settings
 from taskboard.core.telemetry import configure_tracing
@@ -14,11 +16,23 @@ from taskboard.realtime.hub import Hub
 from taskboard.rest.resources import Resources, close_resources, open_resources
 
 
-def mount(app: FastAPI) -> None:
-    @app.websocket("/ws")
-    async def websocket_endpoint(websocket: WebSocket) -> None:
-        hub: Hub = websocket.app.state.hub
-        await hub.handle(websocket)
+class WebSocketEntry:
+    """The ASGI entry point: `/ws` goes straight to the hub, everything else to the app.
+
+    Routing sockets through FastAPI's middleware and router would keep a dozen frames and
+    objects alive for the whole life of every socket; at ten thousand sockets that is most of
+    a pod's memory.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            hub: Hub = self.app.state.hub
+            await hub.handle(WebSocket(scope, receive, send))
+        else:
+            await self.app(scope, receive, send)
 
 
 @asynccontextmanager
@@ -32,7 +46,7 @@ async def running_hub(app: FastAPI, resources: Resources) -> AsyncIterator[Hub]:
         await hub.stop()
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> WebSocketEntry:
     from taskboard.api import health  # the same probes as the api deployment
 
     @asynccontextmanager
@@ -48,5 +62,4 @@ def create_app(settings: Settings) -> FastAPI:
     configure_tracing(settings, "realtime")
     app = FastAPI(title="taskboard realtime", lifespan=lifespan, openapi_url=None, docs_url=None)
     app.include_router(health.router)
-    mount(app)
-    return app
+    return WebSocketEntry(app)

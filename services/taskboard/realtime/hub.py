@@ -21,6 +21,7 @@ from taskboard.boards.models import Board
 from taskboard.core.db import UnitOfWork
 from taskboard.core.errors import TaskboardError
 from taskboard.core.lifecycle import pause
+from taskboard.core.security import decode_access_token
 from taskboard.events import service as events_service
 from taskboard.events.stream import StreamEvent
 from taskboard.realtime import consumer, metrics, protocol
@@ -104,6 +105,11 @@ class Hub:
             return await boards_repository.role_of(session, board_id, user_id, lock=False)
 
     async def _authenticate(self, token: str) -> Principal | None:
+        claims = decode_access_token(self.settings, token)
+        if claims is not None:  # our own token: no database needed
+            return Principal(user_id=claims.user_id, site_role=claims.site_role)
+        if self.resources.oidc is None:
+            return None
         async with self.resources.sessionmaker() as session:
             try:
                 principal = await authenticate_token(token, UnitOfWork(session), self.resources)
@@ -122,7 +128,6 @@ class Hub:
         connection = Connection(websocket, principal.user_id, self.settings.ws_send_queue_size)
         self.connections.add(connection)
         metrics.CONNECTIONS.inc()
-        connection.start()
         try:
             await connection.send_now(
                 protocol.frame("authenticated", user_id=str(principal.user_id))

@@ -11,9 +11,10 @@ import logging
 import secrets
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from taskboard.realtime import metrics, protocol
 
@@ -28,24 +29,28 @@ class Connection:
         self.id = secrets.token_hex(6)
         self.websocket = websocket
         self.user_id = user_id
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=queue_size)
+        # A bare deque, not asyncio.Queue: nothing waits on it (the sender exits when it runs
+        # dry), and four deques per idle socket add up at ten thousand sockets.
+        self.queue: deque[Item] = deque()
+        self.queue_limit = queue_size
         self.send_lock = asyncio.Lock()
         self.subscriptions: dict[uuid.UUID, Subscription] = {}
         self.closing = False
         self.sender: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self.sender = asyncio.create_task(self._drain(), name=f"ws-sender-{self.id}")
-
     def enqueue(self, text: str, ts: float | None = None) -> None:
         if self.closing:
             return
-        try:
-            self.queue.put_nowait((text, ts))
-        except asyncio.QueueFull:
+        if len(self.queue) >= self.queue_limit:
             metrics.SLOW_CONSUMERS.inc()
             log.info("closing slow consumer", extra={"connection": self.id})
             self.kick(protocol.CLOSE_SLOW_CONSUMER, "send queue overflowed; resume with since")
+            return
+        self.queue.append((text, ts))
+        if self.sender is None:
+            # Started on first use and ended when the queue runs dry: an idle socket holds no
+            # task (memory per connection is what bounds a pod's capacity).
+            self.sender = asyncio.create_task(self._drain(), name=f"ws-sender-{self.id}")
 
     async def send_now(self, text: str) -> None:
         """Write directly (replay), in order with the sender task's frames."""
@@ -54,13 +59,18 @@ class Connection:
         metrics.FRAMES_SENT.inc()
 
     async def _drain(self) -> None:
-        while True:
-            text, ts = await self.queue.get()
-            async with self.send_lock:
-                await self.websocket.send_text(text)
-            metrics.FRAMES_SENT.inc()
-            if ts is not None:
-                metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - ts))
+        try:
+            while self.queue:
+                text, ts = self.queue.popleft()
+                async with self.send_lock:
+                    await self.websocket.send_text(text)
+                metrics.FRAMES_SENT.inc()
+                if ts is not None:
+                    metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - ts))
+        except (OSError, RuntimeError, WebSocketDisconnect):
+            self.closing = True  # the socket is gone; its receive loop cleans up
+        finally:
+            self.sender = None
 
     def kick(self, code: int, reason: str) -> None:
         """Close the socket without waiting for its (possibly stuck) sender."""
@@ -100,7 +110,7 @@ class Subscription:
         self.floor = seq
         if self.replaying:
             self.pending.append((text, ts))
-            if len(self.pending) > self.connection.queue.maxsize:
+            if len(self.pending) > self.connection.queue_limit:
                 metrics.SLOW_CONSUMERS.inc()
                 self.connection.kick(protocol.CLOSE_SLOW_CONSUMER, "fell behind during replay")
             return
