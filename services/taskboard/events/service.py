@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.auth.principal import Principal
@@ -28,28 +28,31 @@ async def append(
 
     The UPDATE locks the board row until commit, so concurrent writers to one board line up
     and seq is gap-free: a rolled-back transaction gives its number back with its row lock.
+    Bump and insert are one statement (a data-modifying CTE): one round trip per write.
     """
+    created_at = utcnow()
+    boards, log = cast(Table, Board.__table__), cast(Table, BoardEvent.__table__)
+    bumped = (
+        update(boards)
+        .where(boards.c.id == board_id)
+        .values(last_seq=boards.c.last_seq + 1, updated_at=func.now())
+        .returning(boards.c.last_seq)
+        .cte("bumped")
+    )
+    row = select(
+        literal(board_id, log.c.board_id.type),
+        bumped.c.last_seq,
+        literal(type, log.c.type.type),
+        literal(data, log.c.data.type),
+        literal(actor_id, log.c.actor_id.type),
+        literal(created_at, log.c.created_at.type),
+    )
+    columns = ["board_id", "seq", "type", "data", "actor_id", "created_at"]
     seq = (
-        await uow.session.execute(
-            update(Board)
-            .where(Board.id == board_id)
-            .values(last_seq=Board.last_seq + 1, updated_at=func.now())
-            .returning(Board.last_seq)
-            .execution_options(synchronize_session=False)
-        )
+        await uow.session.execute(insert(log).from_select(columns, row).returning(log.c.seq))
     ).scalar_one()
     event = BoardEvent(
-        board_id=board_id, seq=seq, type=type, data=data, actor_id=actor_id, created_at=utcnow()
-    )
-    await uow.session.execute(
-        insert(BoardEvent).values(
-            board_id=board_id,
-            seq=seq,
-            type=type,
-            data=data,
-            actor_id=actor_id,
-            created_at=event.created_at,
-        )
+        board_id=board_id, seq=seq, type=type, data=data, actor_id=actor_id, created_at=created_at
     )
     uow.events.append(event)
     return event
