@@ -49,3 +49,16 @@ def test_core_imports_no_domain_and_no_web_framework() -> None:
             if top[0] in ("fastapi", "starlette"):
                 offenders.append(f"{path.name} imports {module}")
     assert offenders == []
+
+
+def test_deployments_do_not_import_each_other() -> None:
+    offenders = []
+    for package in ("api", "realtime", "worker"):
+        others = tuple(f"taskboard.{p}" for p in ("api", "realtime", "worker") if p != package)
+        for path in (ROOT / package).rglob("*.py"):
+            offenders += [
+                f"{path.relative_to(ROOT)} imports {m}"
+                for m in _imports(path)
+                if m.startswith(others)
+            ]
+    assert offenders == []

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Any
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 from fastapi.routing import APIRouter
 
 from taskboard import __version__
-from taskboard.api import health, problems
+from taskboard.api import problems
 from taskboard.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from taskboard.auth.routes import router as auth_router
 from taskboard.boards.routes import router as boards_router
@@ -20,7 +18,9 @@ from taskboard.core.config import Settings
 from taskboard.core.telemetry import configure_tracing
 from taskboard.events.routes import router as events_router
 from taskboard.labels.routes import router as labels_router
-from taskboard.rest.resources import Resources, close_resources, open_resources
+from taskboard.rest import health
+from taskboard.rest.lifecycle import Service, lifespan_for
+from taskboard.rest.resources import Resources
 from taskboard.tasks.routes import router as tasks_router
 from taskboard.users.routes import router as users_router
 
@@ -41,30 +41,12 @@ def api_router() -> APIRouter:
     return router
 
 
-Service = Callable[[FastAPI, Resources], AbstractAsyncContextManager[Any]]
-
-
 def create_app(
     settings: Settings, *, resources: Resources | None = None, services: Sequence[Service] = ()
 ) -> FastAPI:
     """Build the app. Tests pass `resources` bound to their own connection; otherwise the
     lifespan opens the engine and Redis and closes them on shutdown. `services` run for the
     app's lifetime (`taskboard up` adds the realtime hub and the relay)."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if resources is not None:
-            yield
-            return
-        app.state.resources = opened = open_resources(settings)
-        try:
-            async with AsyncExitStack() as stack:
-                for service in services:
-                    await stack.enter_async_context(service(app, opened))
-                yield
-        finally:
-            await close_resources(opened)
-
     configure_tracing(settings, "api")
     app = FastAPI(
         title="taskboard",
@@ -73,10 +55,10 @@ def create_app(
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=lifespan_for(settings, services, resources),
     )
     if resources is not None:
-        app.state.resources = resources
+        app.state.resources = resources  # ASGITransport in tests runs no lifespan
     problems.install(app)
     app.include_router(health.router)
     app.include_router(api_router())

@@ -11,9 +11,9 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from taskboard.core.config import Settings
-from taskboard.core.telemetry import configure_tracing
 from taskboard.realtime.hub import Hub
-from taskboard.rest.resources import Resources, close_resources, open_resources
+from taskboard.rest.lifecycle import probe_app
+from taskboard.rest.resources import Resources
 
 
 class WebSocketEntry:
@@ -47,19 +47,4 @@ async def running_hub(app: FastAPI, resources: Resources) -> AsyncIterator[Hub]:
 
 
 def create_app(settings: Settings) -> WebSocketEntry:
-    from taskboard.api import health  # the same probes as the api deployment
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resources = open_resources(settings)
-        app.state.resources = resources
-        try:
-            async with running_hub(app, resources):
-                yield
-        finally:
-            await close_resources(resources)
-
-    configure_tracing(settings, "realtime")
-    app = FastAPI(title="taskboard realtime", lifespan=lifespan, openapi_url=None, docs_url=None)
-    app.include_router(health.router)
-    return WebSocketEntry(app)
+    return WebSocketEntry(probe_app(settings, component="realtime", services=[running_hub]))

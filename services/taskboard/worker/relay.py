@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskboard.core.config import Settings
 from taskboard.core.lifecycle import pause
-from taskboard.core.telemetry import configure_tracing
 from taskboard.events import service as events
 from taskboard.events import stream
 from taskboard.events.stream import StreamEvent
-from taskboard.rest.resources import Resources, close_resources, open_resources
+from taskboard.rest.lifecycle import probe_app
+from taskboard.rest.resources import Resources
 
 log = logging.getLogger("taskboard.relay")
 
@@ -127,19 +127,4 @@ async def running_relay(_app: FastAPI, resources: Resources) -> AsyncIterator[No
 
 def create_app(settings: Settings) -> FastAPI:
     """`taskboard relay`: the relay loop plus /healthz, /readyz and /metrics."""
-    from taskboard.api import health
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resources = open_resources(settings)
-        app.state.resources = resources
-        try:
-            async with running_relay(app, resources):
-                yield
-        finally:
-            await close_resources(resources)
-
-    configure_tracing(settings, "relay")
-    app = FastAPI(title="taskboard relay", lifespan=lifespan, openapi_url=None, docs_url=None)
-    app.include_router(health.router)
-    return app
+    return probe_app(settings, component="relay", services=[running_relay])
