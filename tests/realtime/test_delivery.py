@@ -83,7 +83,7 @@ async def test_killed_pod_clients_resume_on_another_pod_without_gap(cluster: Clu
             for client in clients:
                 await client.connect()
                 await client.subscribe(board_id, since=0)
-            total = 1500
+            total = 2000
             writer = asyncio.create_task(
                 _write(http, [cluster.api1, cluster.api2], board_id, owner, total)
             )
