@@ -38,10 +38,42 @@ async def test_snapshot_is_served_from_redis_until_the_next_write(
 
 
 async def test_snapshot_tasks_match_the_task_endpoint(api: ApiClient) -> None:
+    """PostgreSQL builds the snapshot's task array; it must be the JSON GET /tasks/{id} gives."""
     owner = await api.user("owner")
+    mate = await api.user("mate")
     board = await api.board(owner)
-    task = await api.task(board["id"], owner, priority="urgent", assignee_ids=[owner.id])
-    snap = await api.request("GET", f"{API}/boards/{board['id']}", headers=owner.headers)
-    one = await api.request("GET", f"{API}/tasks/{task['id']}", headers=owner.headers)
-    assert snap.json()["tasks"] == [one.json()]
-    assert [m["user_id"] for m in snap.json()["members"]] == [owner.id]
+    b = board["id"]
+    await api.add_member(b, owner, mate, "member")
+    labels = [
+        (
+            await api.request(
+                "POST", f"{API}/boards/{b}/labels", json={"name": n}, headers=owner.headers
+            )
+        ).json()["id"]
+        for n in ("bug", "ux")
+    ]
+    tasks = [
+        await api.task(
+            b,
+            owner,
+            title='Quotes " \\ and ünïcödé ✓\nnew line',
+            description="<b>html</b>\t tab",
+            priority="urgent",
+            assignee_ids=[mate.id, owner.id],
+            labels=list(reversed(labels)),
+            start_at="2030-01-02T10:00:00Z",  # whole seconds: no fraction, as pydantic writes
+            due_at="2030-01-03T10:00:00.123456+02:00",  # not UTC
+        ),
+        await api.task(b, owner, title="Plain", status="done"),
+        await api.task(b, owner, title="Gone"),
+    ]
+    await api.request("DELETE", f"{API}/tasks/{tasks[2]['id']}", headers=owner.headers)
+    snap = await api.request("GET", f"{API}/boards/{b}", headers=owner.headers)
+    expected = [
+        (await api.request("GET", f"{API}/tasks/{t['id']}", headers=owner.headers)).json()
+        for t in tasks[:2]
+    ]
+    assert snap.json()["tasks"] == sorted(expected, key=lambda t: (t["status"], t["position"]))
+    assert expected[0]["due_at"] == "2030-01-03T08:00:00.123456Z"
+    assert expected[0]["start_at"] == "2030-01-02T10:00:00Z"
+    assert [m["user_id"] for m in snap.json()["members"]] == [owner.id, mate.id]

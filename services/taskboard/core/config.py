@@ -34,9 +34,10 @@ class Settings(BaseSettings):
     redis_url: str = Field(description="Redis URL, e.g. redis://host:6379/0")
     secret_key: SecretStr = Field(description="Signs access tokens (HS256); at least 32 chars")
 
-    db_pool_size: int = Field(10, ge=1, le=200)
+    db_pool_size: int = Field(20, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
     db_pool_timeout: float = Field(10.0, gt=0)
+    db_pool_pre_ping: bool = False
     db_statement_timeout_ms: int = Field(15_000, ge=0)
 
     access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)

@@ -18,7 +18,9 @@ return {count, ttl}
 
 async def hit(redis: Redis, key: str, *, limit: int, window_seconds: int) -> None:
     """Count one attempt against `key`; raise TooManyRequests once the window's limit is passed."""
-    count, ttl_ms = await redis.eval(_HIT, 1, f"tb:rl:{key}", window_seconds * 1000)
+    count, ttl_ms = await redis.register_script(_HIT)(
+        keys=[f"tb:rl:{key}"], args=[window_seconds * 1000]
+    )
     if int(count) > limit:
         raise TooManyRequests(
             retry_after=(int(ttl_ms) + 999) // 1000,

@@ -78,21 +78,23 @@ def configure_tracing(settings: Settings, component: str) -> None:
         if not endpoint.endswith("/v1/traces"):
             endpoint += "/v1/traces"
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    trace.set_tracer_provider(provider)
-    from opentelemetry.instrumentation.redis import RedisInstrumentor
+        # SQL and Redis spans only matter when exported; their hooks cost every call.
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    RedisInstrumentor().instrument()
+        RedisInstrumentor().instrument()
+    trace.set_tracer_provider(provider)
 
 
 def instrument_engine(engine: AsyncEngine, settings: Settings) -> None:
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from sqlalchemy import event
 
-    # The instrumentation declares SQLAlchemy < 2.1 and silently does nothing on 2.1; the engine
-    # events it hooks are unchanged, and tests/test_tracing.py checks the SQL spans arrive.
-    SQLAlchemyInstrumentor().instrument(
-        engine=engine.sync_engine, enable_commenter=False, skip_dep_check=True
-    )
+    if settings.otlp_endpoint:
+        # The instrumentation declares SQLAlchemy < 2.1 and silently does nothing on 2.1; the
+        # engine events it hooks are unchanged, and tests/test_tracing.py checks the SQL spans.
+        SQLAlchemyInstrumentor().instrument(
+            engine=engine.sync_engine, enable_commenter=False, skip_dep_check=True
+        )
     DB_POOL_SIZE.inc(settings.db_pool_size)
 
     @event.listens_for(engine.sync_engine, "checkout")

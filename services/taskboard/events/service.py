@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, literal, select, update
+from sqlalchemy import Insert, Table, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.auth.principal import Principal
@@ -23,12 +24,14 @@ async def append(
     type: str,
     data: dict[str, Any],
     actor_id: uuid.UUID | None,
+    alongside: Sequence[Insert] = (),
 ) -> BoardEvent:
     """Take the board's next seq and write the event in the caller's transaction.
 
     The UPDATE locks the board row until commit, so concurrent writers to one board line up
     and seq is gap-free: a rolled-back transaction gives its number back with its row lock.
     Bump and insert are one statement (a data-modifying CTE): one round trip per write.
+    `alongside` inserts run in that same statement (a create writes its row with its event).
     """
     created_at = utcnow()
     boards, log = cast(Table, Board.__table__), cast(Table, BoardEvent.__table__)
@@ -48,9 +51,10 @@ async def append(
         literal(created_at, log.c.created_at.type),
     )
     columns = ["board_id", "seq", "type", "data", "actor_id", "created_at"]
-    seq = (
-        await uow.session.execute(insert(log).from_select(columns, row).returning(log.c.seq))
-    ).scalar_one()
+    statement = insert(log).from_select(columns, row).returning(log.c.seq)
+    for i, extra in enumerate(alongside):
+        statement = statement.add_cte(extra.cte(f"alongside_{i}"))
+    seq = (await uow.session.execute(statement)).scalar_one()
     event = BoardEvent(
         board_id=board_id, seq=seq, type=type, data=data, actor_id=actor_id, created_at=created_at
     )

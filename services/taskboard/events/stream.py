@@ -104,7 +104,7 @@ async def publish(redis: Redis, events: Sequence[StreamEvent], *, shards: int, m
     args: list[Any] = [maxlen]
     for event in events:
         args += [event.encode(), str(event.board_id), event.seq]
-    await redis.eval(_PUBLISH, len(keys), *keys, *args)
+    await redis.register_script(_PUBLISH)(keys=keys, args=args)  # EVALSHA after the first
 
 
 async def watermarks(redis: Redis, board_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -8,10 +8,11 @@ from sqlalchemy import select
 
 from taskboard.auth.principal import Principal
 from taskboard.boards.access import require_role
-from taskboard.boards.errors import BoardNotFound
+from taskboard.boards.errors import BoardNotFound, RoleRequired
 from taskboard.boards.models import Membership
-from taskboard.boards.roles import Role
+from taskboard.boards.roles import Role, at_least
 from taskboard.columns import service as columns
+from taskboard.columns.errors import ColumnNotFound, WipLimitExceeded
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.ordering import key_between
@@ -72,48 +73,53 @@ async def _record(
 async def create(
     uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, data: TaskCreate
 ) -> TaskRead:
-    await require_role(uow, board_id, principal, "member")
-    if data.status is None:
-        board_columns = await columns.list_for_board(uow, board_id)
-        if not board_columns:
-            raise ValidationFailed(
-                fields=[FieldProblem("status", "exists", "the board has no columns")]
+    """The hot write: four round trips (lock and read, column tail, task + event, commit)."""
+    target = await repository.lock_for_create(
+        uow.session, board_id=board_id, user_id=principal.user_id, status=data.status
+    )
+    if target is None:
+        raise BoardNotFound()
+    if not at_least(target.role, "member"):
+        raise RoleRequired(f"This needs the member role on the board; you are {target.role}")
+    if target.column_key is None:
+        if data.status is not None:
+            raise ColumnNotFound(
+                f"The board has no column {data.status!r}",
+                fields=[FieldProblem("status", "exists", f"no column with key {data.status!r}")],
             )
-        column = board_columns[0]
-    else:
-        column = await columns.get_by_key(uow, board_id, data.status, field="status")
-    await columns.check_room(uow, column)
+        raise ValidationFailed(
+            fields=[FieldProblem("status", "exists", "the board has no columns")]
+        )
+    last_position, live = await repository.column_tail(
+        uow.session, board_id=board_id, status=target.column_key
+    )
+    if target.wip_limit is not None and live + 1 > target.wip_limit:
+        raise WipLimitExceeded(
+            f"Column {target.column_key!r} holds {live} of at most {target.wip_limit} tasks",
+            extra={"column": target.column_key, "wip_limit": target.wip_limit, "count": live},
+        )
     await _check_assignees(uow, board_id, data.assignee_ids)
     await _check_labels(uow, board_id, data.labels)
-    position = key_between(await repository.last_position(uow.session, board_id, column.key), None)
     now = utcnow()
-    task = Task(
-        id=uuid.uuid4(),
-        board_id=board_id,
-        status=column.key,
-        position=position,
-        title=data.title,
-        description=data.description,
-        priority=data.priority,
-        start_at=data.start_at,
-        due_at=data.due_at,
-        created_by=principal.user_id,
-        updated_by=principal.user_id,
-        created_at=now,
-        updated_at=now,
-        version=1,
-    )
-    uow.session.add(task)
-    await uow.session.flush()
-    await repository.add_assignees(uow.session, task.id, data.assignee_ids)
-    await repository.add_labels(uow.session, task.id, data.labels)
-    # Everything about a new task is known here: no need to read it back.
-    read = TaskRead.model_validate(
-        {
-            **{c.key: getattr(task, c.key) for c in repository.READ_COLUMNS},
-            "assignee_ids": sorted(set(data.assignee_ids)),
-            "labels": sorted(set(data.labels)),
-        }
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "board_id": board_id,
+        "status": target.column_key,
+        "position": key_between(last_position, None),
+        "title": data.title,
+        "description": data.description,
+        "priority": data.priority,
+        "start_at": data.start_at,
+        "due_at": data.due_at,
+        "created_by": principal.user_id,
+        "updated_by": principal.user_id,
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+        "version": 1,
+    }
+    read = TaskRead(
+        **values, assignee_ids=sorted(set(data.assignee_ids)), labels=sorted(set(data.labels))
     )
     await events.append(
         uow,
@@ -121,6 +127,7 @@ async def create(
         type="task.created",
         data={"task": read.model_dump(mode="json")},
         actor_id=principal.user_id,
+        alongside=repository.insert_new(values, data.assignee_ids, data.labels),
     )
     return read
 
