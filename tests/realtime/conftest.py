@@ -23,7 +23,8 @@ class Cluster:
         return [self.api1, self.api2, self.api_no_fast_path, self.rt1, self.rt2, self.relay]
 
 
-@pytest.fixture(scope="module")
+# One set of pods for the whole package: starting them is the slow part.
+@pytest.fixture(scope="package")
 def cluster(service_urls: ServiceUrls) -> Iterator[Cluster]:
     pods = Cluster(
         api1=start("api", "api-1", service_urls),
