@@ -4,27 +4,45 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
+import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
+from taskboard.core.config import Settings
 from taskboard.events import stream
 from taskboard.realtime import consumer
 
 
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    """A database of its own: the package's realtime pods are live on database 0."""
+    client = Redis.from_url(settings.redis_url.rsplit("/", 1)[0] + "/7")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
 async def test_groups_of_vanished_pods_are_removed(redis: Redis) -> None:
     key = stream.stream_key(0)
-    for pod in ("me", "gone", "busy"):
+    for pod in ("me", "gone", "busy", "quiet"):
         await consumer.ensure_group(redis, key, consumer.group_name(pod))
     await redis.xadd(key, {"e": "{}"})
-    for pod in ("gone", "busy"):  # each registers a consumer by reading
+    for pod in ("gone", "busy", "quiet"):  # each registers a consumer by reading
         await redis.xreadgroup(consumer.group_name(pod), pod, {key: ">"}, count=1)
+    # "quiet" is alive but sees no traffic: its blocking reads return nothing, which on
+    # Redis 6.2 does not reset its idle time; its heartbeat keeps its group.
+    await consumer.heartbeat(redis, pod="quiet", ttl_seconds=60)
     await asyncio.sleep(0.3)
+    await redis.xreadgroup(consumer.group_name("quiet"), "quiet", {key: ">"}, count=1, block=10)
+    await redis.xadd(key, {"e": "{}"})
     await redis.xreadgroup(consumer.group_name("busy"), "busy", {key: ">"}, count=1)
     removed = await consumer.remove_abandoned_groups(redis, shards=1, pod="me", idle_ms=200)
     names = sorted(g["name"].decode() for g in await redis.xinfo_groups(key))
     assert removed == 1
-    assert names == ["rt:busy", "rt:me"]
+    assert names == ["rt:busy", "rt:me", "rt:quiet"]
 
 
 async def test_lag_counts_entries_the_pod_has_not_read(redis: Redis) -> None:

@@ -17,6 +17,7 @@ from taskboard.realtime import metrics
 
 log = logging.getLogger("taskboard.realtime")
 GROUP_PREFIX = "rt:"
+HEARTBEAT_PREFIX = "tb:rt:pod:"
 
 
 def group_name(pod: str) -> str:
@@ -71,8 +72,15 @@ async def consume(
             await pause(stop, 1.0)
 
 
+async def heartbeat(redis: Redis, *, pod: str, ttl_seconds: int) -> None:
+    """A live pod says so. Consumer idle time alone cannot: on Redis 6.2 a blocking read that
+    returns nothing does not reset it, so a quiet pod would look abandoned."""
+    await redis.set(f"{HEARTBEAT_PREFIX}{pod}", b"1", ex=ttl_seconds)
+
+
 async def remove_abandoned_groups(redis: Redis, *, shards: int, pod: str, idle_ms: int) -> int:
-    """Destroy other pods' groups whose consumers have all been idle longer than `idle_ms`."""
+    """Destroy other pods' groups when the pod's heartbeat has expired and its consumers have
+    all been idle longer than `idle_ms` (both: after a Redis flush heartbeats come back first)."""
     removed = 0
     mine = group_name(pod)
     for shard in range(shards):
@@ -84,6 +92,8 @@ async def remove_abandoned_groups(redis: Redis, *, shards: int, pod: str, idle_m
         for info in groups:
             name = _text(info["name"])
             if not name.startswith(GROUP_PREFIX) or name == mine:
+                continue
+            if await redis.exists(f"{HEARTBEAT_PREFIX}{name.removeprefix(GROUP_PREFIX)}"):
                 continue
             consumers = await redis.xinfo_consumers(key, name)
             if all(int(c["idle"]) > idle_ms for c in consumers):

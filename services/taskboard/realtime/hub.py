@@ -50,6 +50,10 @@ class Hub:
 
     async def start(self) -> None:
         redis, stop = self.resources.redis, self.stop_event
+        with contextlib.suppress(RedisError, OSError):  # housekeeping retries
+            await consumer.heartbeat(
+                redis, pod=self.pod, ttl_seconds=self.settings.consumer_group_idle_seconds
+            )
         for shard in range(self.settings.stream_shards):
             self.tasks.append(
                 asyncio.create_task(
@@ -330,6 +334,9 @@ class Hub:
                     for c in list(self.connections)
                     for board_id in c.subscriptions
                 ]
+                await consumer.heartbeat(
+                    redis, pod=self.pod, ttl_seconds=settings.consumer_group_idle_seconds
+                )
                 await self.presence.refresh(entries)
                 await consumer.sample_lag(redis, shards=settings.stream_shards, pod=self.pod)
                 if ticks % 6 == 0:
