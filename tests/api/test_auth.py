@@ -77,9 +77,9 @@ async def test_logout_revokes_refresh_token_and_clears_cookie(api: ApiClient) ->
 async def test_cookie_authenticates_and_bad_cookie_is_cleared(api: ApiClient) -> None:
     alice = await api.user("alice")
     token = alice.tokens["access_token"]
-    ok = await api.request("GET", f"{API}/me", cookies={"taskboard_access": token})
+    ok = await api.request("GET", f"{API}/me", headers={"Cookie": f"taskboard_access={token}"})
     assert ok.status_code == 200
-    bad = await api.request("GET", f"{API}/me", cookies={"taskboard_access": token + "x"})
+    bad = await api.request("GET", f"{API}/me", headers={"Cookie": f"taskboard_access={token}x"})
     assert bad.status_code == 401
     assert bad.headers["content-type"] == "application/problem+json"
     assert 'taskboard_access=""' in bad.headers["set-cookie"]
