@@ -79,9 +79,12 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 @pytest.fixture
 def resources(
-    settings: Settings, engine: AsyncEngine, connection: AsyncConnection, redis: Redis,
+    settings: Settings,
+    engine: AsyncEngine,
+    connection: AsyncConnection,
+    redis: Redis,
     hashing: PasswordHashing,
-) -> Resources:  # fmt: skip
+) -> Resources:
     sessionmaker = async_sessionmaker(
         bind=connection,
         join_transaction_mode="create_savepoint",

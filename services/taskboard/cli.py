@@ -152,8 +152,12 @@ def cmd_realtime(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    _serve(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-           settings=settings)  # fmt: skip
+    _serve(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        settings=settings,
+    )
 
 
 def cmd_relay(args: argparse.Namespace) -> None:
@@ -161,8 +165,12 @@ def cmd_relay(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    _serve(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-           settings=settings)  # fmt: skip
+    _serve(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        settings=settings,
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> None:

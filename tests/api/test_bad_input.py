@@ -69,9 +69,11 @@ async def test_unknown_field_on_task_is_rejected(
 
 async def test_unknown_field_on_board_is_rejected(api: ApiClient, owner: User) -> None:
     response = await api.request(
-        "POST", "/api/v1/boards", json={"name": "B", "owner_id": str(uuid.uuid4())},
+        "POST",
+        "/api/v1/boards",
+        json={"name": "B", "owner_id": str(uuid.uuid4())},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert_problem(response, 422, "owner_id", "extra_forbidden")
 
 
@@ -344,9 +346,11 @@ async def test_event_page_size_over_the_cap(
     api: ApiClient, owner: User, board: dict[str, Any]
 ) -> None:
     response = await api.request(
-        "GET", f"/api/v1/boards/{board['id']}/events", params={"limit": 201},
+        "GET",
+        f"/api/v1/boards/{board['id']}/events",
+        params={"limit": 201},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert_problem(response, 422, "limit", "max")
 
 
@@ -539,9 +543,11 @@ async def test_unknown_column_key_in_path_is_404(
     api: ApiClient, owner: User, board: dict[str, Any]
 ) -> None:
     response = await api.request(
-        "PATCH", f"/api/v1/boards/{board['id']}/columns/nope", json={"name": "x"},
+        "PATCH",
+        f"/api/v1/boards/{board['id']}/columns/nope",
+        json={"name": "x"},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert_problem(response, 404)
 
 
@@ -606,9 +612,11 @@ async def test_duplicate_non_ascii_label_name_is_409(
     else:
         other = await api.request("POST", url, json={"name": "other"}, headers=owner.headers)
         response = await api.request(
-            "PATCH", f"/api/v1/labels/{other.json()['id']}", json={"name": "İ"},
+            "PATCH",
+            f"/api/v1/labels/{other.json()['id']}",
+            json={"name": "İ"},
             headers=owner.headers,
-        )  # fmt: skip
+        )
     assert_problem(response, 409, "name", "unique")
 
 
@@ -686,9 +694,16 @@ _scalars = (
     )
 )
 _field_names = [
-    "title", "description", "status", "priority", "assignee_ids", "labels", "start_at",
-    "due_at", "name",
-]  # fmt: skip
+    "title",
+    "description",
+    "status",
+    "priority",
+    "assignee_ids",
+    "labels",
+    "start_at",
+    "due_at",
+    "name",
+]
 _keys = st.sampled_from(_field_names) | st.text(max_size=12)
 json_values = st.recursive(
     _scalars,

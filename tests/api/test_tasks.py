@@ -61,9 +61,11 @@ async def test_move_places_between_neighbours_without_renumbering(api: ApiClient
     a, bb, c = [await api.task(b, owner, title=t) for t in "ABC"]
     assert await _column(api, b, owner, "todo") == ["A", "B", "C"]
     moved = await api.request(
-        "POST", f"{API}/tasks/{c['id']}/move", json={"status": "todo", "after_id": a["id"]},
+        "POST",
+        f"{API}/tasks/{c['id']}/move",
+        json={"status": "todo", "after_id": a["id"]},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert moved.status_code == 200
     assert await _column(api, b, owner, "todo") == ["A", "C", "B"]
     # Neighbours kept their keys: a move writes one row.
@@ -72,9 +74,11 @@ async def test_move_places_between_neighbours_without_renumbering(api: ApiClient
         assert now.json()["position"] == original["position"]
         assert now.json()["version"] == 1
     to_front = await api.request(
-        "POST", f"{API}/tasks/{bb['id']}/move", json={"status": "todo", "before_id": a["id"]},
+        "POST",
+        f"{API}/tasks/{bb['id']}/move",
+        json={"status": "todo", "before_id": a["id"]},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert to_front.status_code == 200
     assert await _column(api, b, owner, "todo") == ["B", "A", "C"]
     across = await api.request(
@@ -93,9 +97,11 @@ async def test_move_into_another_column_anchor_is_refused(api: ApiClient) -> Non
     a = await api.task(board["id"], owner, title="A")
     b = await api.task(board["id"], owner, title="B", status="done")
     response = await api.request(
-        "POST", f"{API}/tasks/{a['id']}/move", json={"status": "todo", "after_id": b["id"]},
+        "POST",
+        f"{API}/tasks/{a['id']}/move",
+        json={"status": "todo", "after_id": b["id"]},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "after_id"
 
@@ -104,29 +110,37 @@ async def test_wip_limit_refuses_create_move_and_restore(api: ApiClient) -> None
     owner, board = await _board(api)
     b = board["id"]
     limit = await api.request(
-        "PATCH", f"{API}/boards/{b}/columns/in_progress", json={"wip_limit": 1},
+        "PATCH",
+        f"{API}/boards/{b}/columns/in_progress",
+        json={"wip_limit": 1},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert limit.json()["wip_limit"] == 1
     first = await api.task(b, owner, status="in_progress")
     over = await api.request(
-        "POST", f"{API}/boards/{b}/tasks", json={"title": "x", "status": "in_progress"},
+        "POST",
+        f"{API}/boards/{b}/tasks",
+        json={"title": "x", "status": "in_progress"},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert over.status_code == 409
     assert over.json()["type"] == "/problems/wip-limit-exceeded"
     assert over.json()["wip_limit"] == 1
     other = await api.task(b, owner)
     move = await api.request(
-        "POST", f"{API}/tasks/{other['id']}/move", json={"status": "in_progress"},
+        "POST",
+        f"{API}/tasks/{other['id']}/move",
+        json={"status": "in_progress"},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert move.status_code == 409
     # Reordering inside the full column is fine.
     same = await api.request(
-        "POST", f"{API}/tasks/{first['id']}/move", json={"status": "in_progress"},
+        "POST",
+        f"{API}/tasks/{first['id']}/move",
+        json={"status": "in_progress"},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert same.status_code == 200
     await api.request("DELETE", f"{API}/tasks/{first['id']}", headers=owner.headers)
     await api.task(b, owner, status="in_progress")
@@ -217,9 +231,11 @@ async def test_columns_create_reorder_delete(api: ApiClient) -> None:
     owner, board = await _board(api)
     b = board["id"]
     review = await api.request(
-        "POST", f"{API}/boards/{b}/columns", json={"name": "In review", "after_key": "in_progress"},
+        "POST",
+        f"{API}/boards/{b}/columns",
+        json={"name": "In review", "after_key": "in_progress"},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert review.status_code == 201
     assert review.json()["key"] == "in_review"
 
@@ -229,9 +245,11 @@ async def test_columns_create_reorder_delete(api: ApiClient) -> None:
 
     assert await keys() == ["todo", "in_progress", "in_review", "done"]
     moved = await api.request(
-        "POST", f"{API}/boards/{b}/columns/done/move", json={"before_key": "todo"},
+        "POST",
+        f"{API}/boards/{b}/columns/done/move",
+        json={"before_key": "todo"},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert moved.status_code == 200
     assert await keys() == ["done", "todo", "in_progress", "in_review"]
     task = await api.task(b, owner, status="in_review")

@@ -25,9 +25,13 @@ async def _board(http: httpx.AsyncClient, api: Pod, owner: Account) -> str:
 
 
 async def _write(
-    http: httpx.AsyncClient, apis: list[Pod], board_id: str, owner: Account, count: int,
+    http: httpx.AsyncClient,
+    apis: list[Pod],
+    board_id: str,
+    owner: Account,
+    count: int,
     concurrency: int = 4,
-) -> int:  # fmt: skip
+) -> int:
     """Create `count` tasks spread over `apis`; returns the board's final seq."""
     turn = itertools.cycle(apis)
     queue = list(range(count))

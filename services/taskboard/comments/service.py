@@ -73,9 +73,12 @@ async def create(
     await uow.session.flush()
     read = _read(comment)
     await events.append(
-        uow, board_id=board_id, type="comment.created", data=read.model_dump(mode="json"),
+        uow,
+        board_id=board_id,
+        type="comment.created",
+        data=read.model_dump(mode="json"),
         actor_id=principal.user_id,
-    )  # fmt: skip
+    )
     return read
 
 
@@ -102,9 +105,12 @@ async def update(
     await uow.session.flush()
     read = _read(comment)
     await events.append(
-        uow, board_id=comment.board_id, type="comment.updated", data=read.model_dump(mode="json"),
+        uow,
+        board_id=comment.board_id,
+        type="comment.updated",
+        data=read.model_dump(mode="json"),
         actor_id=principal.user_id,
-    )  # fmt: skip
+    )
     return read
 
 
@@ -113,7 +119,9 @@ async def delete(uow: UnitOfWork, principal: Principal, comment_id: uuid.UUID) -
     comment.deleted_at = utcnow()
     await uow.session.flush()
     await events.append(
-        uow, board_id=comment.board_id, type="comment.deleted",
+        uow,
+        board_id=comment.board_id,
+        type="comment.deleted",
         data={"id": str(comment.id), "task_id": str(comment.task_id)},
         actor_id=principal.user_id,
-    )  # fmt: skip
+    )

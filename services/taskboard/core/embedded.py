@@ -166,16 +166,25 @@ class EmbeddedPostgres:
             "-c max_connections=300 -c shared_buffers=128MB"
         )
         result = self._run(
-            "pg_ctl", "-D", str(self._cluster), "-l", str(log), "-o", options, "-w", "start",
+            "pg_ctl",
+            "-D",
+            str(self._cluster),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            "-w",
+            "start",
             check=False,
-        )  # fmt: skip
+        )
         if result.returncode != 0:
             tail = log.read_text(errors="replace")[-2000:]
             raise EmbeddedServerError(f"PostgreSQL did not start: {result.stderr.strip()}\n{tail}")
         _wait_for_port(self.port, timeout, "PostgreSQL")
         if fresh:
-            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                      self.database)  # fmt: skip
+            self._run(
+                "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database
+            )
 
     def create_database(self, name: str) -> str:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name)
@@ -217,15 +226,23 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             redis_server_binary(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir),
-            "--databases", "64",
-            "--save", "60 1" if self.persistent else "",
-            "--appendonly", "no",
-            "--protected-mode", "yes",
-            "--logfile", str(self.data_dir / "redis.log"),
-        ]  # fmt: skip
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--databases",
+            "64",
+            "--save",
+            "60 1" if self.persistent else "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+        ]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             _wait_for_port(self.port, timeout, "Redis")

@@ -52,9 +52,12 @@ async def create(
     await uow.session.flush()
     read = LabelRead.model_validate(label)
     await events.append(
-        uow, board_id=board_id, type="label.created", data=read.model_dump(mode="json"),
+        uow,
+        board_id=board_id,
+        type="label.created",
+        data=read.model_dump(mode="json"),
         actor_id=principal.user_id,
-    )  # fmt: skip
+    )
     return read
 
 
@@ -70,9 +73,12 @@ async def update(
     await uow.session.flush()
     read = LabelRead.model_validate(label)
     await events.append(
-        uow, board_id=label.board_id, type="label.updated", data=read.model_dump(mode="json"),
+        uow,
+        board_id=label.board_id,
+        type="label.updated",
+        data=read.model_dump(mode="json"),
         actor_id=principal.user_id,
-    )  # fmt: skip
+    )
     return read
 
 
@@ -81,9 +87,12 @@ async def delete(uow: UnitOfWork, principal: Principal, label_id: uuid.UUID) -> 
     await uow.session.delete(label)
     await uow.session.flush()
     await events.append(
-        uow, board_id=label.board_id, type="label.deleted", data={"id": str(label_id)},
+        uow,
+        board_id=label.board_id,
+        type="label.deleted",
+        data={"id": str(label_id)},
         actor_id=principal.user_id,
-    )  # fmt: skip
+    )
 
 
 async def _visible(
