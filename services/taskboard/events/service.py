@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskboard.auth.principal import Principal
 from taskboard.boards.access import require_role
 from taskboard.boards.models import Board
-from taskboard.core.db import UnitOfWork, utcnow
+from taskboard.core.db import UnitOfWork
 from taskboard.events.models import BoardEvent
 from taskboard.events.schemas import EventPage, EventRead
 
@@ -32,8 +32,9 @@ async def append(
     and seq is gap-free: a rolled-back transaction gives its number back with its row lock.
     Bump and insert are one statement (a data-modifying CTE): one round trip per write.
     `alongside` inserts run in that same statement (a create writes its row with its event).
+    The event's time is the database's clock: the relay compares it with `now()`, and api pods'
+    clocks may drift.
     """
-    created_at = utcnow()
     boards, log = cast(Table, Board.__table__), cast(Table, BoardEvent.__table__)
     bumped = (
         update(boards)
@@ -48,13 +49,13 @@ async def append(
         literal(type, log.c.type.type),
         literal(data, log.c.data.type),
         literal(actor_id, log.c.actor_id.type),
-        literal(created_at, log.c.created_at.type),
+        func.clock_timestamp(),
     )
     columns = ["board_id", "seq", "type", "data", "actor_id", "created_at"]
-    statement = insert(log).from_select(columns, row).returning(log.c.seq)
+    statement = insert(log).from_select(columns, row).returning(log.c.seq, log.c.created_at)
     for i, extra in enumerate(alongside):
         statement = statement.add_cte(extra.cte(f"alongside_{i}"))
-    seq = (await uow.session.execute(statement)).scalar_one()
+    seq, created_at = (await uow.session.execute(statement)).one()
     event = BoardEvent(
         board_id=board_id, seq=seq, type=type, data=data, actor_id=actor_id, created_at=created_at
     )
