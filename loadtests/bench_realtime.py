@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -141,17 +143,18 @@ def cpu_seconds(pid: int) -> float:
 
 @dataclass
 class Probe:
-    started: dict[str, float] = field(default_factory=dict)  # task title -> request start
-    latencies: list[float] = field(default_factory=list)  # request start -> frame
-    after_commit: list[float] = field(default_factory=list)  # event's commit ts -> frame
     http: list[float] = field(default_factory=list)  # the create request itself
     last_write_done: float = 0.0
-    frames: int = 0
     write_errors: int = 0
 
 
 async def subscriber(
-    url: str, token: str, board_id: str, probe: Probe, ready: asyncio.Event, stop: asyncio.Event
+    url: str,
+    token: str,
+    board_id: str,
+    out: SubscriberResults,
+    ready: asyncio.Event,
+    stop: asyncio.Event,
 ) -> None:
     async with websockets.connect(url, max_queue=None, ping_interval=None) as ws:
         await ws.send(json.dumps({"type": "auth", "token": token}))
@@ -163,22 +166,59 @@ async def subscriber(
                 raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
             except TimeoutError:
                 continue
-            now, wall = time.perf_counter(), time.time()
+            wall = time.time()
             # String slicing, not json.loads: at 20,000 frames/s the load generator's own
-            # parsing would dominate what is measured.
-            start = raw.find('"title":"w')
-            if start < 0:
+            # parsing would dominate what is measured. Titles carry the request's start time
+            # (wall clock: the writer may be another process).
+            at = raw.find('"title":"w')
+            if at < 0:
                 continue
-            title = raw[start + 9 : raw.index('"', start + 10)]
-            started = probe.started.get(title)
-            if started is not None:
-                probe.latencies.append(now - started)
+            title = raw[at + 9 : raw.index('"', at + 10)]
+            out.latencies.append(wall - float(title.split("@", 1)[1]))
             ts_at = raw.rfind('"ts":"')
             if ts_at >= 0:
                 ts = raw[ts_at + 6 : raw.index('"', ts_at + 6)]
                 committed = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-                probe.after_commit.append(wall - committed)
-            probe.frames += 1
+                out.after_commit.append(wall - committed)
+            out.frames.value += 1
+
+
+@dataclass
+class SubscriberResults:
+    frames: Any  # a multiprocessing.Value shared with the parent
+    latencies: list[float] = field(default_factory=list)
+    after_commit: list[float] = field(default_factory=list)
+
+
+def subscriber_process(
+    url: str, token: str, boards: list[str], ready: Any, stop: Any, frames: Any, results: Any
+) -> None:
+    """One load-generator process: its share of the subscribers, reported back at the end."""
+
+    async def run() -> None:
+        out = SubscriberResults(frames)
+        local_stop = asyncio.Event()
+        readies = [asyncio.Event() for _ in boards]
+        tasks = []
+        for i, board_id in enumerate(boards):
+            tasks.append(
+                asyncio.create_task(subscriber(url, token, board_id, out, readies[i], local_stop))
+            )
+            if i % 50 == 49:
+                await asyncio.sleep(0.05)
+        await asyncio.gather(*[r.wait() for r in readies])
+        # The generator's own cyclic-GC pauses would show up as latency: keep them out.
+        gc.freeze()
+        gc.disable()
+        ready.set()
+        while not stop.is_set():  # noqa: ASYNC110 - a multiprocessing event, not an asyncio one
+            await asyncio.sleep(0.1)
+        local_stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        results.put((out.latencies, out.after_commit))
+
+    _raise_fd_limit()
+    asyncio.run(run())
 
 
 async def writer(
@@ -194,13 +234,13 @@ async def writer(
     inflight: set[asyncio.Task[None]] = set()
 
     async def one(i: int) -> None:
-        title = f"w{i}"
-        probe.started[title] = time.perf_counter()
+        started = time.perf_counter()
+        title = f"w{i}@{time.time():.6f}"
         response = await http.post(
             f"{API}/boards/{boards[i % len(boards)]}/tasks", json={"title": title}, headers=headers
         )
         probe.last_write_done = time.perf_counter()
-        probe.http.append(probe.last_write_done - probe.started[title])
+        probe.http.append(probe.last_write_done - started)
         if response.status_code != 201:
             probe.write_errors += 1
 
@@ -239,54 +279,74 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def fanout(
-    sys_: System, *, subscribers: int, boards: int, rate: float, duration: float, label: str
+    sys_: System,
+    *,
+    subscribers: int,
+    boards: int,
+    rate: float,
+    duration: float,
+    label: str,
+    generators: int,
 ) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
     async with httpx.AsyncClient(
         base_url=sys_.api, timeout=60, limits=httpx.Limits(max_connections=64)
     ) as http:
         token, board_ids = await setup_accounts(http, boards)
-        probe, stop = Probe(), asyncio.Event()
-        readies = [asyncio.Event() for _ in range(subscribers)]
-        subs = []
-        for i in range(subscribers):
-            subs.append(
-                asyncio.create_task(
-                    subscriber(
-                        sys_.realtime_ws, token, board_ids[i % boards], probe, readies[i], stop
-                    )
-                )
+        stop, results = ctx.Event(), ctx.Queue()
+        assignments = [board_ids[i % boards] for i in range(subscribers)]
+        procs, readies, counters = [], [], []
+        for g in range(generators):
+            ready, frames = ctx.Event(), ctx.Value("q", 0, lock=False)
+            share = assignments[g::generators]
+            proc = ctx.Process(
+                target=subscriber_process,
+                args=(sys_.realtime_ws, token, share, ready, stop, frames, results),
             )
-            if i % 50 == 49:
-                await asyncio.sleep(0.05)
-        await asyncio.gather(*[r.wait() for r in readies])
+            proc.start()
+            procs.append(proc)
+            readies.append(ready)
+            counters.append(frames)
+        while not all(r.is_set() for r in readies):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
+        probe = Probe()
         cpu0, t0 = cpu_seconds(sys_.realtime_pid), time.perf_counter()
         sent = await writer(http, token, board_ids, rate, duration, probe)
         expected = sent * subscribers // boards
         deadline = time.perf_counter() + 15
-        while probe.frames < expected and time.perf_counter() < deadline:  # noqa: ASYNC110
+        while sum(c.value for c in counters) < expected and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - t0
+        received = sum(c.value for c in counters)
         rt_cpu = (cpu_seconds(sys_.realtime_pid) - cpu0) / elapsed
         stop.set()
-        await asyncio.gather(*subs, return_exceptions=True)
+        latencies: list[float] = []
+        after_commit: list[float] = []
+        for _ in procs:
+            got_latencies, got_after = await asyncio.to_thread(results.get, True, 60)
+            latencies += got_latencies
+            after_commit += got_after
+        for proc in procs:
+            proc.join(timeout=30)
     return {
         "scenario": label,
+        "generators": generators,
         "writes": sent,
         "write_rate_offered": round(sent / duration, 1),
         "write_rate_done": round(sent / (probe.last_write_done - t0), 1),
         "http_p50_ms": round(pct(probe.http, 0.50), 2),
         "http_p99_ms": round(pct(probe.http, 0.99), 2),
-        "after_commit_p50_ms": round(pct(probe.after_commit, 0.50), 2),
-        "after_commit_p99_ms": round(pct(probe.after_commit, 0.99), 2),
+        "after_commit_p50_ms": round(pct(after_commit, 0.50), 2),
+        "after_commit_p99_ms": round(pct(after_commit, 0.99), 2),
         "write_errors": probe.write_errors,
         "frames_expected": expected,
-        "frames_received": probe.frames,
-        "frames_per_s": round(probe.frames / elapsed),
-        "p50_ms": round(pct(probe.latencies, 0.50), 2),
-        "p95_ms": round(pct(probe.latencies, 0.95), 2),
-        "p99_ms": round(pct(probe.latencies, 0.99), 2),
-        "mean_ms": round(statistics.fmean(probe.latencies) * 1000, 2) if probe.latencies else None,
+        "frames_received": received,
+        "frames_per_s": round(received / elapsed),
+        "p50_ms": round(pct(latencies, 0.50), 2),
+        "p95_ms": round(pct(latencies, 0.95), 2),
+        "p99_ms": round(pct(latencies, 0.99), 2),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
         "realtime_cpu_cores": round(rt_cpu, 2),
     }
 
@@ -345,6 +405,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument(
+        "--generators", type=int, default=2, help="processes that hold the subscriber sockets"
+    )
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args()
     if args.quick:
@@ -369,6 +432,7 @@ def main() -> None:
                     rate=rate,
                     duration=args.duration,
                     label=label,
+                    generators=args.generators,
                 )
             )
             results.append(result)
