@@ -3,6 +3,7 @@ point and hub in front of the api app, so one host and port serve `/api` and `/w
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,6 +41,11 @@ async def running_hub(app: FastAPI, resources: Resources) -> AsyncIterator[Hub]:
     hub = Hub(resources)
     app.state.hub = hub
     await hub.start()
+    # Fan-out allocates a few tracked objects per frame; with the default thresholds the
+    # collector ran constantly and a full pass over a thousand sockets' objects every few
+    # seconds made the latency tail. Start-up objects never die: take them out of its scans.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     try:
         yield hub
     finally:

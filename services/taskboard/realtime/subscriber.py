@@ -22,6 +22,7 @@ log = logging.getLogger("taskboard.realtime")
 
 # A queue item: the frame and the event's commit-side epoch time (None for control frames).
 Item = tuple[str, float | None]
+SENDER_LINGER_SECONDS = 5.0
 
 
 class Connection:
@@ -37,6 +38,7 @@ class Connection:
         self.subscriptions: dict[uuid.UUID, Subscription] = {}
         self.closing = False
         self.sender: asyncio.Task[None] | None = None
+        self.wakeup: asyncio.Event | None = None  # exists while a sender does
 
     def enqueue(self, text: str, ts: float | None = None) -> None:
         if self.closing:
@@ -48,9 +50,14 @@ class Connection:
             return
         self.queue.append((text, ts))
         if self.sender is None:
-            # Started on first use and ended when the queue runs dry: an idle socket holds no
-            # task (memory per connection is what bounds a pod's capacity).
+            # Started on first use, ended after SENDER_LINGER_SECONDS with nothing to send: an
+            # idle socket holds no task (memory per socket bounds a pod), and a busy one keeps
+            # its task (a task per socket per event was a fifth of a busy pod's CPU, and the
+            # garbage collector's work behind the long latency tail).
+            self.wakeup = asyncio.Event()
             self.sender = asyncio.create_task(self._drain(), name=f"ws-sender-{self.id}")
+        elif self.wakeup is not None:
+            self.wakeup.set()
 
     async def send_now(self, text: str) -> None:
         """Write directly (replay), in order with the sender task's frames."""
@@ -59,18 +66,29 @@ class Connection:
         metrics.FRAMES_SENT.inc()
 
     async def _drain(self) -> None:
+        wakeup = self.wakeup
+        assert wakeup is not None
         try:
-            while self.queue:
-                text, ts = self.queue.popleft()
-                async with self.send_lock:
-                    await self.websocket.send_text(text)
-                metrics.FRAMES_SENT.inc()
-                if ts is not None:
-                    metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - ts))
+            while True:
+                while self.queue:
+                    text, ts = self.queue.popleft()
+                    async with self.send_lock:
+                        await self.websocket.send_text(text)
+                    metrics.FRAMES_SENT.inc()
+                    if ts is not None:
+                        metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - ts))
+                wakeup.clear()
+                try:
+                    async with asyncio.timeout(SENDER_LINGER_SECONDS):
+                        await wakeup.wait()
+                except TimeoutError:
+                    if not self.queue:
+                        return
         except (OSError, RuntimeError, WebSocketDisconnect):
             self.closing = True  # the socket is gone; its receive loop cleans up
         finally:
             self.sender = None
+            self.wakeup = None
 
     def kick(self, code: int, reason: str) -> None:
         """Close the socket without waiting for its (possibly stuck) sender."""
