@@ -147,30 +147,27 @@ def _serve(app: object, *, host: str, port: int, settings: Settings) -> None:
     )
 
 
-def cmd_realtime(args: argparse.Namespace) -> None:
-    from taskboard.realtime.app import create_app
-
+def _serve_deployment(args: argparse.Namespace, factory: Callable[[Settings], object]) -> None:
     settings = load_settings()
     configure_logging(settings.log_level)
     _serve(
-        create_app(settings),
+        factory(settings),
         host=args.host or settings.host,
         port=args.port or settings.port,
         settings=settings,
     )
+
+
+def cmd_realtime(args: argparse.Namespace) -> None:
+    from taskboard.realtime.app import create_app
+
+    _serve_deployment(args, create_app)
 
 
 def cmd_relay(args: argparse.Namespace) -> None:
     from taskboard.worker.relay import create_app
 
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    _serve(
-        create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        settings=settings,
-    )
+    _serve_deployment(args, create_app)
 
 
 def cmd_up(args: argparse.Namespace) -> None:
