@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -78,11 +78,8 @@ async def heartbeat(redis: Redis, *, pod: str, ttl_seconds: int) -> None:
     await redis.set(f"{HEARTBEAT_PREFIX}{pod}", b"1", ex=ttl_seconds)
 
 
-async def remove_abandoned_groups(redis: Redis, *, shards: int, pod: str, idle_ms: int) -> int:
-    """Destroy other pods' groups when the pod's heartbeat has expired and its consumers have
-    all been idle longer than `idle_ms` (both: after a Redis flush heartbeats come back first)."""
-    removed = 0
-    mine = group_name(pod)
+async def _groups(redis: Redis, shards: int) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+    """(shard, stream key, XINFO GROUPS entry) for every group on every existing shard."""
     for shard in range(shards):
         key = stream_key(shard)
         try:
@@ -90,33 +87,37 @@ async def remove_abandoned_groups(redis: Redis, *, shards: int, pod: str, idle_m
         except ResponseError:
             continue  # no such stream yet
         for info in groups:
-            name = _text(info["name"])
-            if not name.startswith(GROUP_PREFIX) or name == mine:
-                continue
-            if await redis.exists(f"{HEARTBEAT_PREFIX}{name.removeprefix(GROUP_PREFIX)}"):
-                continue
-            consumers = await redis.xinfo_consumers(key, name)
-            if all(int(c["idle"]) > idle_ms for c in consumers):
-                await redis.xgroup_destroy(key, name)
-                removed += 1
-                log.info("removed abandoned consumer group", extra={"group": name, "shard": shard})
+            yield shard, key, {k: _text(v) for k, v in info.items()}
+
+
+async def remove_abandoned_groups(redis: Redis, *, shards: int, pod: str, idle_ms: int) -> int:
+    """Destroy other pods' groups when the pod's heartbeat has expired and its consumers have
+    all been idle longer than `idle_ms` (both: after a Redis flush heartbeats come back first)."""
+    removed = 0
+    mine = group_name(pod)
+    async for shard, key, info in _groups(redis, shards):
+        name = info["name"]
+        if not name.startswith(GROUP_PREFIX) or name == mine:
+            continue
+        if await redis.exists(f"{HEARTBEAT_PREFIX}{name.removeprefix(GROUP_PREFIX)}"):
+            continue
+        consumers = await redis.xinfo_consumers(key, name)
+        if all(int(c["idle"]) > idle_ms for c in consumers):
+            await redis.xgroup_destroy(key, name)
+            removed += 1
+            log.info("removed abandoned consumer group", extra={"group": name, "shard": shard})
     return removed
 
 
 async def sample_lag(redis: Redis, *, shards: int, pod: str, cap: int = 10_000) -> None:
     """Entries after this pod's last-delivered id, per shard (Redis 6.2 has no `lag` field)."""
     group = group_name(pod)
-    for shard in range(shards):
-        key = stream_key(shard)
-        try:
-            groups = await redis.xinfo_groups(key)
-        except ResponseError:
-            continue
-        for info in groups:
-            if _text(info["name"]) == group:
-                last = _text(info["last-delivered-id"])
-                behind = await redis.xrange(key, min=f"({last}", max="+", count=cap)
-                metrics.STREAM_LAG.labels(str(shard)).set(len(behind or []))
+    async for shard, key, info in _groups(redis, shards):
+        if info["name"] == group:
+            behind = await redis.xrange(
+                key, min=f"({info['last-delivered-id']}", max="+", count=cap
+            )
+            metrics.STREAM_LAG.labels(str(shard)).set(len(behind or []))
 
 
 def _text(value: object) -> str:
