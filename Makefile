@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up check lint typecheck test format bench clean
+.PHONY: up check lint typecheck test format bench bench-realtime clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python loadtests/bench_write.py
+
+bench-realtime: $(STAMP)
+	$(BIN)/python loadtests/bench_realtime.py
 
 clean:
 	rm -rf $(VENV) .taskboard .mypy_cache .ruff_cache .hypothesis .schemathesis

@@ -101,12 +101,12 @@ class Up:
     """`taskboard up --ephemeral` in its own session, with DATABASE/REDIS URLs unset so it
     starts embedded servers; stdout/stderr go to files (no pipe can fill up and block it)."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, *options: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.stdout = tmp_path / "up.stdout"
         self.stderr = tmp_path / "up.stderr"
-        command = [sys.executable, "-m", "taskboard.cli", "up", "--ephemeral"]
+        command = [sys.executable, "-m", "taskboard.cli", "up", *(options or ("--ephemeral",))]
         with self.stdout.open("w") as out, self.stderr.open("w") as err:
             self.process = subprocess.Popen(
                 [*command, "--port", str(self.port)],
@@ -304,3 +304,31 @@ def test_sigterm_lets_an_in_flight_request_finish(up: Up) -> None:
         up.process.wait(timeout=EXIT_TIMEOUT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"`up` did not exit within {EXIT_TIMEOUT}s of SIGTERM")
+
+
+def test_up_keeps_its_data_in_a_relative_directory_across_restarts(tmp_path: Path) -> None:
+    """`make up` runs `taskboard up` with the default, relative `.taskboard` directory."""
+    first = Up(tmp_path, "--data-dir", "state")
+    try:
+        first.wait_ready()
+        with httpx.Client(base_url=first.base_url, timeout=10) as http:
+            created = http.post(
+                "/api/v1/auth/register",
+                json={"email": "keep@example.com", "password": "password123", "display_name": "K"},
+            )
+            assert created.status_code == 201, created.text
+        assert first.terminate() == 0, first.output()
+        assert first.data_dir == (tmp_path / "state").resolve()
+        second = Up(tmp_path, "--data-dir", "state")
+        try:
+            second.wait_ready()
+            with httpx.Client(base_url=second.base_url, timeout=10) as http:
+                login = http.post(
+                    "/api/v1/auth/login",
+                    json={"email": "keep@example.com", "password": "password123"},
+                )
+                assert login.status_code == 200, login.text
+        finally:
+            second.reap()
+    finally:
+        first.reap()

@@ -173,7 +173,9 @@ def cmd_relay(args: argparse.Namespace) -> None:
 def cmd_up(args: argparse.Namespace) -> None:
     configure_logging(os.environ.get("TASKBOARD_LOG_LEVEL", "INFO"))
     data_dir = (
-        Path(tempfile.mkdtemp(prefix="taskboard-")) if args.ephemeral else Path(args.data_dir)
+        Path(tempfile.mkdtemp(prefix="taskboard-"))
+        if args.ephemeral
+        else Path(args.data_dir).resolve()
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -223,6 +223,8 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, *, timeout: float = 15.0) -> None:
+        # Absolute: redis-server changes into --dir before it opens --logfile.
+        self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             redis_server_binary(),
@@ -246,9 +248,12 @@ class EmbeddedRedis:
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             _wait_for_port(self.port, timeout, "Redis")
-        except EmbeddedServerError:
+        except EmbeddedServerError as exc:
+            output = b""
+            if self._process.poll() is not None and self._process.stderr is not None:
+                output = self._process.stderr.read()
             self.stop()
-            raise
+            raise EmbeddedServerError(f"{exc.detail}: {output.decode(errors='replace')}") from None
 
     def stop(self) -> None:
         if self._process is None:
