@@ -10,7 +10,3 @@ class Principal:
 
     user_id: uuid.UUID
     site_role: str
-
-    @property
-    def is_site_admin(self) -> bool:
-        return self.site_role == "admin"

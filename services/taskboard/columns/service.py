@@ -84,9 +84,16 @@ def _slug(name: str) -> str:
 
 
 async def _neighbour_position(
-    uow: UnitOfWork, board_id: uuid.UUID, after_key: str | None, before_key: str | None
+    uow: UnitOfWork,
+    board_id: uuid.UUID,
+    after_key: str | None,
+    before_key: str | None,
+    *,
+    moving: BoardColumn | None = None,
 ) -> str:
-    columns = await list_for_board(uow, board_id)
+    """A position right after `after_key`, right before `before_key`, or at the end; the
+    column being moved is not one of its own neighbours."""
+    columns = [c for c in await list_for_board(uow, board_id) if c is not moving]
     keys = [c.key for c in columns]
     if after_key is None and before_key is None:
         return key_between(columns[-1].position if columns else None, None)
@@ -168,24 +175,9 @@ async def move(
         raise ValidationFailed(
             fields=[FieldProblem("after_key", "distinct", "cannot place a column next to itself")]
         )
-    # Take the column out of the order before finding its new neighbours.
-    column.position = "~"
-    await uow.session.flush()
-    others = [c for c in await list_for_board(uow, board_id) if c.id != column.id]
-    if data.after_key is None and data.before_key is None:
-        column.position = key_between(others[-1].position if others else None, None)
-    else:
-        keys = [c.key for c in others]
-        anchor_key = data.after_key or data.before_key
-        field = "after_key" if data.after_key else "before_key"
-        anchor = await get_by_key(uow, board_id, anchor_key or "", field=field)
-        i = keys.index(anchor.key)
-        if data.after_key:
-            nxt = others[i + 1].position if i + 1 < len(others) else None
-            column.position = key_between(anchor.position, nxt)
-        else:
-            prev = others[i - 1].position if i > 0 else None
-            column.position = key_between(prev, anchor.position)
+    column.position = await _neighbour_position(
+        uow, board_id, data.after_key, data.before_key, moving=column
+    )
     await uow.session.flush()
     read = ColumnRead.model_validate(column)
     await events.append(

@@ -79,13 +79,11 @@ class UnitOfWork:
     """One transaction plus what must happen only after it commits.
 
     Services add rows and `flush()`; whoever opened the unit of work commits. `events` are the
-    board events written in this transaction (published to Redis after commit) and `jobs` are
-    background jobs to enqueue after commit.
+    board events written in this transaction, published to Redis after commit.
     """
 
     session: AsyncSession
     events: list[Any] = field(default_factory=list)
-    jobs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @asynccontextmanager
@@ -96,13 +94,9 @@ async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncI
             yield uow
             await session.commit()
         except BaseException as exc:
-            await finish_failed(session, exc)
+            # Roll back, unless the error asks for its writes to stay (TaskboardError.commits).
+            if getattr(exc, "commits", False):
+                await session.commit()
+            else:
+                await session.rollback()
             raise
-
-
-async def finish_failed(session: AsyncSession, exc: BaseException) -> None:
-    """Roll back, unless the error asks for its writes to stay (see TaskboardError.commits)."""
-    if getattr(exc, "commits", False):
-        await session.commit()
-    else:
-        await session.rollback()

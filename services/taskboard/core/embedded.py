@@ -186,10 +186,6 @@ class EmbeddedPostgres:
                 "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database
             )
 
-    def create_database(self, name: str) -> str:
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name)
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
-
     def stop(self, *, remove_data: bool = False) -> None:
         if (self._cluster / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self._cluster), "-m", "fast", "-w", "stop", check=False)

@@ -35,10 +35,6 @@ class TaskboardError(Exception):
         self.headers = headers or {}
 
 
-class BadRequest(TaskboardError):
-    pass
-
-
 class Unauthorized(TaskboardError):
     status = 401
     type = "unauthorized"
@@ -69,12 +65,6 @@ class PreconditionFailed(TaskboardError):
     title = "Precondition failed"
 
 
-class PreconditionRequired(TaskboardError):
-    status = 428
-    type = "precondition-required"
-    title = "Precondition required"
-
-
 class ValidationFailed(TaskboardError):
     status = 422
     type = "validation-error"
@@ -89,7 +79,3 @@ class TooManyRequests(TaskboardError):
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
         self.retry_after = max(1, retry_after)
-
-
-def field_error(field: str, rule: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, fields=[FieldProblem(field, rule, message)])

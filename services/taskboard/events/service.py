@@ -63,26 +63,16 @@ async def append(
     return event
 
 
-async def list_after(
-    uow: UnitOfWork, *, board_id: uuid.UUID, after: int, limit: int
-) -> list[BoardEvent]:
-    stmt = (
-        select(BoardEvent)
-        .where(BoardEvent.board_id == board_id, BoardEvent.seq > after)
-        .order_by(BoardEvent.seq)
-        .limit(limit)
-    )
-    return list((await uow.session.execute(stmt)).scalars())
-
-
 async def page_visible(
     uow: UnitOfWork, principal: Principal, *, board_id: uuid.UUID, after: int, limit: int
 ) -> EventPage:
     await require_role(uow, board_id, principal, "viewer")
-    items = await list_after(uow, board_id=board_id, after=after, limit=limit)
     last_seq = (
         await uow.session.execute(select(Board.last_seq).where(Board.id == board_id))
     ).scalar_one()
+    items = await list_between(
+        uow.session, board_id=board_id, after=after, upto=last_seq, limit=limit
+    )
     reads = [EventRead.model_validate(e) for e in items]
     more = bool(reads) and reads[-1].seq < last_seq
     return EventPage(items=reads, next_after=reads[-1].seq if more else None, last_seq=last_seq)

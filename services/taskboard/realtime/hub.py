@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from taskboard.auth.authenticate import authenticate_token
 from taskboard.auth.principal import Principal
@@ -348,7 +348,3 @@ class Hub:
                     )
             except (RedisError, OSError) as exc:
                 log.warning("housekeeping failed", extra={"error": repr(exc)})
-
-
-def socket_open(websocket: WebSocket) -> bool:
-    return websocket.client_state == WebSocketState.CONNECTED

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from taskboard.auth.principal import Principal
 from taskboard.core.config import Settings
-from taskboard.core.db import UnitOfWork, finish_failed
+from taskboard.core.db import UnitOfWork, unit_of_work
 from taskboard.events import stream
 from taskboard.rest.resources import Resources
 
@@ -35,15 +35,8 @@ def get_redis(request: Request) -> Redis:
 async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
     """One transaction per request, committed before the response is sent."""
     resources = get_resources(request)
-    async with resources.sessionmaker() as session:
-        uow = UnitOfWork(session)
-        request.state.uow = uow
-        try:
-            yield uow
-            await session.commit()
-        except BaseException as exc:
-            await finish_failed(session, exc)
-            raise
+    async with unit_of_work(resources.sessionmaker) as uow:
+        yield uow
     if uow.events and resources.settings.publish_fast_path:
         await publish_committed(resources, uow)
 
