@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 import websockets
 
-from taskboard.core.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from taskboard.embedded.servers import EmbeddedPostgres, EmbeddedRedis, free_port
 
 API = "/api/v1"
 

@@ -56,8 +56,8 @@ import asyncpg
 import httpx
 from fractional_indexing import generate_key_between
 
-from taskboard.core.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from taskboard.core.migrations import upgrade_to_head
+from taskboard.embedded.servers import EmbeddedPostgres, EmbeddedRedis, free_port
 
 API = "/api/v1"
 PASSWORD = "correct horse battery staple"

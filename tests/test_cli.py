@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from taskboard.core.embedded import EmbeddedPostgres, free_port
+from taskboard.embedded.servers import EmbeddedPostgres, free_port
 
 STARTUP_TIMEOUT = 60.0
 EXIT_TIMEOUT = 30.0

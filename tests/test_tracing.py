@@ -17,7 +17,7 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from taskboard.core.embedded import free_port
+from taskboard.embedded.servers import free_port
 from tests.conftest import TEST_SECRET
 from tests.fixtures.services import ServiceUrls
 

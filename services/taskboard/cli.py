@@ -16,6 +16,7 @@ from pathlib import Path
 
 from taskboard.core.config import ConfigurationError, Settings, load_settings
 from taskboard.core.logging import configure_logging
+from taskboard.embedded.servers import EmbeddedServerError
 
 log = logging.getLogger("taskboard")
 
@@ -82,7 +83,7 @@ def _mark_process_dead(_server: object, worker: object) -> None:
 @contextmanager
 def _embedded_services(data_dir: Path, *, persistent: bool) -> Iterator[dict[str, str]]:
     """Start embedded PostgreSQL/Redis for whichever URL the environment does not give."""
-    from taskboard.core.embedded import EmbeddedPostgres, EmbeddedRedis
+    from taskboard.embedded.servers import EmbeddedPostgres, EmbeddedRedis
 
     env: dict[str, str] = {}
     stops: list[Callable[[], None]] = []
@@ -110,7 +111,7 @@ def _embedded_services(data_dir: Path, *, persistent: bool) -> Iterator[dict[str
 
 
 def _port(variable: str) -> int:
-    from taskboard.core.embedded import free_port
+    from taskboard.embedded.servers import free_port
 
     value = os.environ.get(variable)
     return int(value) if value else free_port()
@@ -234,6 +235,9 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigurationError as exc:
         print(f"taskboard: {exc}", file=sys.stderr)
         sys.exit(2)
+    except EmbeddedServerError as exc:
+        print(f"taskboard: {exc.detail}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

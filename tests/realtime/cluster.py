@@ -18,7 +18,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from taskboard.core.embedded import free_port
+from taskboard.embedded.servers import free_port
 from tests.conftest import TEST_SECRET
 from tests.fixtures.services import ServiceUrls
 

@@ -20,15 +20,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taskboard.core.errors import TaskboardError
-
 UNPRIVILEGED_USER = os.environ.get("TASKBOARD_EMBEDDED_PG_USER", "nobody")
 
 
-class EmbeddedServerError(TaskboardError):
-    status = 500
-    type = "embedded-server"
-    title = "Embedded server failed"
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not be set up or started; the message says what it printed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def free_port() -> int:
