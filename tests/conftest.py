@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from taskboard.api.app import create_app
 from taskboard.core.config import Settings
 from taskboard.core.db import create_engine, create_sessionmaker
+from taskboard.core.runtime import Resources
 from taskboard.core.security import PasswordHashing
 from taskboard.models import Base
-from taskboard.rest.resources import Resources
 from tests.helpers import ApiClient
 
 if TYPE_CHECKING:

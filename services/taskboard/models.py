@@ -1,7 +1,7 @@
 """Imports every model so Base.metadata is complete (Alembic and tests need the whole schema)."""
 
+from taskboard.access.models import Board, Membership
 from taskboard.auth.models import RefreshToken
-from taskboard.boards.models import Board, Membership
 from taskboard.columns.models import BoardColumn
 from taskboard.comments.models import Comment
 from taskboard.core.db import Base

@@ -7,8 +7,8 @@ import jwt
 import pytest
 
 from taskboard.core.config import Settings
+from taskboard.core.runtime import Resources
 from taskboard.core.security import ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_AUDIENCE
-from taskboard.rest.resources import Resources
 from tests.conftest import make_settings
 from tests.fixtures.services import ServiceUrls
 from tests.helpers import PASSWORD, ApiClient

@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from taskboard.auth.oidc import OidcVerifier
-from taskboard.rest.resources import Resources
+from taskboard.core.oidc import OidcVerifier
+from taskboard.core.runtime import Resources
 from tests.conftest import make_settings
 from tests.fixtures.services import ServiceUrls
 from tests.helpers import ApiClient

@@ -10,8 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
+from taskboard.core import streams as stream
 from taskboard.core.config import Settings
-from taskboard.events import stream
 from taskboard.realtime import consumer
 
 

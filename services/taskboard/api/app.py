@@ -10,28 +10,31 @@ from fastapi.routing import APIRouter
 from taskboard import __version__
 from taskboard.api import problems
 from taskboard.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from taskboard.auth.routes import me_router
 from taskboard.auth.routes import router as auth_router
+from taskboard.boards.routes import columns_router as board_columns_router
 from taskboard.boards.routes import router as boards_router
 from taskboard.columns.routes import router as columns_router
 from taskboard.comments.routes import router as comments_router
 from taskboard.core.config import Settings
+from taskboard.core.runtime import Resources, Service, lifespan_for
 from taskboard.core.telemetry import configure_tracing
 from taskboard.events.routes import router as events_router
 from taskboard.labels.routes import router as labels_router
-from taskboard.rest import health
-from taskboard.rest.lifecycle import Service, lifespan_for
-from taskboard.rest.resources import Resources
+from taskboard.routing import health
+from taskboard.snapshots.routes import router as snapshots_router
 from taskboard.tasks.routes import router as tasks_router
-from taskboard.users.routes import router as users_router
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     for domain in (
         auth_router,
-        users_router,
+        me_router,
         boards_router,
+        snapshots_router,
         columns_router,
+        board_columns_router,
         tasks_router,
         comments_router,
         labels_router,

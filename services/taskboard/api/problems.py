@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taskboard.core.errors import TaskboardError
 from taskboard.core.telemetry import current_trace_id
-from taskboard.rest.idempotency import REPLAY_HEADER, IdempotentReplay
+from taskboard.idempotency.deps import REPLAY_HEADER, IdempotentReplay
 
 log = logging.getLogger("taskboard.api")
 MEDIA_TYPE = "application/problem+json"

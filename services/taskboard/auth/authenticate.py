@@ -1,39 +1,15 @@
-"""Resolving the caller from a Bearer header or the access-token cookie."""
+"""Resolving the caller from an access token: ours, or a trusted OpenID Connect issuer's."""
 
 from __future__ import annotations
 
-from fastapi import Request
-
-from taskboard.auth.oidc import OidcIdentity, OidcVerifier
+from taskboard.auth.errors import InvalidToken
 from taskboard.auth.principal import Principal
 from taskboard.core.db import UnitOfWork
-from taskboard.core.errors import Unauthorized
+from taskboard.core.oidc import OidcIdentity, OidcVerifier
+from taskboard.core.runtime import Resources
 from taskboard.core.security import decode_access_token
-from taskboard.rest.resources import Resources
 from taskboard.users import repository as users_repository
 from taskboard.users import service as users_service
-
-
-class InvalidToken(Unauthorized):
-    type = "invalid-token"
-    title = "Access token is invalid or expired"
-
-
-def bearer_token(request: Request, cookie_name: str) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise InvalidToken("Authorization header must be 'Bearer <token>'")
-        return token.strip()
-    return request.cookies.get(cookie_name)
-
-
-async def authenticate(request: Request, uow: UnitOfWork, resources: Resources) -> Principal:
-    token = bearer_token(request, resources.settings.access_cookie_name)
-    if not token:
-        raise Unauthorized("Send 'Authorization: Bearer <access token>' or the session cookie")
-    return await authenticate_token(token, uow, resources)
 
 
 async def authenticate_token(token: str, uow: UnitOfWork, resources: Resources) -> Principal:

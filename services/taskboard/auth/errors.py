@@ -1,6 +1,11 @@
 from taskboard.core.errors import Unauthorized
 
 
+class InvalidToken(Unauthorized):
+    type = "invalid-token"
+    title = "Access token is invalid or expired"
+
+
 class InvalidCredentials(Unauthorized):
     type = "invalid-credentials"
     title = "Invalid email or password"

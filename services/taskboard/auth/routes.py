@@ -3,13 +3,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from taskboard.auth import service
+from taskboard.auth.deps import CurrentUser
 from taskboard.auth.schemas import Credentials, RefreshRequest, TokenPair
 from taskboard.core import ratelimit
 from taskboard.core.config import Settings
-from taskboard.rest.deps import RedisDep, Res, SettingsDep, UoW, client_ip
-from taskboard.users.schemas import Registration, UserRead
+from taskboard.routing.deps import RedisDep, Res, SettingsDep, UoW, client_ip
+from taskboard.users import service as users_service
+from taskboard.users.schemas import Registration, UserRead, UserUpdate
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+# The signed-in account itself; password and sessions join it here.
+me_router = APIRouter(tags=["users"])
 
 
 async def _limit_ip(redis: RedisDep, settings: Settings, request: Request, action: str) -> None:
@@ -74,3 +78,14 @@ async def refresh(
 async def logout(data: RefreshRequest, response: Response, uow: UoW, settings: SettingsDep) -> None:
     await service.logout(uow, token=data.refresh_token)
     response.delete_cookie(settings.access_cookie_name, path="/")
+
+
+@me_router.get("/me")
+async def me(uow: UoW, principal: CurrentUser) -> UserRead:
+    return UserRead.model_validate(await users_service.get(uow, principal.user_id))
+
+
+@me_router.patch("/me")
+async def update_me(data: UserUpdate, uow: UoW, principal: CurrentUser) -> UserRead:
+    user = await users_service.get(uow, principal.user_id)
+    return UserRead.model_validate(await users_service.update(uow, user, data))

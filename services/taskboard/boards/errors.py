@@ -1,14 +1,4 @@
-from taskboard.core.errors import Conflict, Forbidden, NotFound
-
-
-class BoardNotFound(NotFound):
-    type = "board-not-found"
-    title = "Board not found"
-
-
-class RoleRequired(Forbidden):
-    type = "role-required"
-    title = "Your role on this board does not allow this"
+from taskboard.core.errors import Conflict
 
 
 class OwnerRequired(Conflict):

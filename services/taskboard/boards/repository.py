@@ -5,34 +5,8 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskboard.boards.models import Board, Membership
+from taskboard.access.models import Board, Membership
 from taskboard.users.models import User
-
-
-async def role_of(
-    session: AsyncSession, board_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool
-) -> str | None:
-    """The caller's role; with lock=True also takes the board row lock every write needs."""
-    stmt = (
-        select(Membership.role)
-        .join(Board, Board.id == Membership.board_id)
-        .where(Membership.board_id == board_id, Membership.user_id == user_id)
-    )
-    if lock:
-        stmt = stmt.with_for_update(of=Board)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def role_and_seq(
-    session: AsyncSession, board_id: uuid.UUID, user_id: uuid.UUID
-) -> tuple[str, int] | None:
-    stmt = (
-        select(Membership.role, Board.last_seq)
-        .join(Board, Board.id == Membership.board_id)
-        .where(Membership.board_id == board_id, Membership.user_id == user_id)
-    )
-    row = (await session.execute(stmt)).first()
-    return (row[0], int(row[1])) if row else None
 
 
 async def boards_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Board, str]]:

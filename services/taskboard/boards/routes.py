@@ -1,24 +1,26 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import Response, status
+from fastapi import Path, Query, status
 
-from taskboard.boards import service
-from taskboard.boards.cache import SnapshotCache
+from taskboard.auth.deps import CurrentUser
+from taskboard.boards import columns, service
 from taskboard.boards.schemas import (
     BoardCreate,
     BoardCreated,
     BoardRead,
-    BoardSnapshot,
     BoardUpdate,
     MemberPut,
     MemberRead,
 )
-from taskboard.rest.deps import CurrentUser, Res, UoW
-from taskboard.rest.idempotency import authenticated_router
+from taskboard.columns.schemas import COLUMN_KEY_PATTERN
+from taskboard.idempotency.deps import authenticated_router
+from taskboard.routing.deps import UoW
 
 router = authenticated_router(tags=["boards"])
+columns_router = authenticated_router(tags=["columns"])
 
 
 @router.post("/boards", status_code=status.HTTP_201_CREATED)
@@ -29,13 +31,6 @@ async def create_board(data: BoardCreate, uow: UoW, principal: CurrentUser) -> B
 @router.get("/boards")
 async def list_boards(uow: UoW, principal: CurrentUser) -> list[BoardRead]:
     return await service.list_mine(uow, principal)
-
-
-@router.get("/boards/{board_id}", response_model=BoardSnapshot)
-async def get_board(board_id: uuid.UUID, uow: UoW, principal: CurrentUser, res: Res) -> Response:
-    cache = SnapshotCache(res.redis, res.settings.snapshot_cache_ttl_seconds)
-    body = await service.snapshot(uow, principal, board_id, cache=cache)
-    return Response(body, media_type="application/json")
 
 
 @router.patch("/boards/{board_id}")
@@ -67,3 +62,15 @@ async def remove_member(
     board_id: uuid.UUID, user_id: uuid.UUID, uow: UoW, principal: CurrentUser
 ) -> None:
     await service.remove_member(uow, principal, board_id, user_id)
+
+
+# Lives here, not in columns: it carries tasks, and columns sit below tasks.
+@columns_router.delete("/boards/{board_id}/columns/{key}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_column(
+    board_id: uuid.UUID,
+    key: Annotated[str, Path(pattern=COLUMN_KEY_PATTERN)],
+    uow: UoW,
+    principal: CurrentUser,
+    move_tasks_to: Annotated[str | None, Query(pattern=COLUMN_KEY_PATTERN)] = None,
+) -> None:
+    await columns.delete_column(uow, principal, board_id, key, move_tasks_to=move_tasks_to)

@@ -5,29 +5,26 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from taskboard.access import repository as access_repository
+from taskboard.access.errors import RoleRequired
+from taskboard.access.models import Board, Membership
+from taskboard.access.service import require_role
 from taskboard.auth.principal import Principal
 from taskboard.boards import repository
-from taskboard.boards.access import require_role
-from taskboard.boards.cache import SnapshotCache
-from taskboard.boards.errors import BoardNotFound, OwnerRequired, RoleRequired
-from taskboard.boards.models import Board, Membership
+from taskboard.boards.errors import OwnerRequired
 from taskboard.boards.schemas import (
     BoardCreate,
     BoardCreated,
     BoardRead,
     BoardUpdate,
     MemberRead,
-    SnapshotBody,
 )
 from taskboard.columns import service as columns_service
 from taskboard.columns.schemas import ColumnRead
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import NotFound
-from taskboard.events import service as events
+from taskboard.events import log as events
 from taskboard.events.models import BoardEvent
-from taskboard.labels import service as labels_service
-from taskboard.labels.schemas import LabelRead
-from taskboard.tasks import repository as tasks_repository
 from taskboard.tasks.models import Task, TaskAssignee
 from taskboard.users import repository as users_repository
 
@@ -82,57 +79,7 @@ async def list_mine(uow: UnitOfWork, principal: Principal) -> list[BoardRead]:
     return [BoardRead(**_read(board, role)) for board, role in rows]
 
 
-async def snapshot(
-    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, *, cache: SnapshotCache
-) -> bytes:
-    """The board snapshot as JSON, from the cache when this seq was built before."""
-    found = await repository.role_and_seq(uow.session, board_id, principal.user_id)
-    if found is None:
-        raise BoardNotFound()
-    role, seq = found
-    body = await cache.get(board_id, seq)
-    if body is None:
-        built_seq, body = await _build_snapshot(uow, board_id)
-        await cache.put(board_id, built_seq, body)
-    # The cached part is the same for every caller; only the caller's role is spliced in.
-    return b'{"role":"' + role.encode() + b'",' + body[1:]
-
-
-async def _build_snapshot(uow: UnitOfWork, board_id: uuid.UUID) -> tuple[int, bytes]:
-    """The board exactly as of its `seq`.
-
-    Every write bumps seq, so if seq reads the same before and after the other statements, no
-    write committed in between and they all saw one state (cheaper than a REPEATABLE READ
-    transaction of its own). A board written faster than it can be read is retried a few times.
-    """
-    for _ in range(5):
-        board = await _board(uow, board_id)
-        seq = board.last_seq
-        columns = await columns_service.list_for_board(uow, board_id)
-        labels = await labels_service.list_for_board(uow, board_id)
-        members = await list_members_unchecked(uow, board_id)
-        tasks = await tasks_repository.live_tasks_json(uow.session, board_id)
-        if await _current_seq(uow, board_id) == seq:
-            break
-    head = SnapshotBody(
-        id=board.id,
-        name=board.name,
-        description=board.description,
-        seq=seq,
-        created_at=board.created_at,
-        updated_at=board.updated_at,
-        columns=[ColumnRead.model_validate(c) for c in columns],
-        labels=[LabelRead.model_validate(label) for label in labels],
-        members=members,
-        tasks=[],
-    ).model_dump_json()
-    # `tasks` is the model's last field: put PostgreSQL's array where the empty one is.
-    empty = '"tasks":[]}'
-    assert head.endswith(empty)
-    return seq, (head[: -len(empty)] + '"tasks":' + tasks + "}").encode()
-
-
-async def _board(uow: UnitOfWork, board_id: uuid.UUID) -> Board:
+async def board_fresh(uow: UnitOfWork, board_id: uuid.UUID) -> Board:
     board = (
         await uow.session.execute(
             select(Board).where(Board.id == board_id).execution_options(populate_existing=True)
@@ -143,21 +90,11 @@ async def _board(uow: UnitOfWork, board_id: uuid.UUID) -> Board:
     return board
 
 
-async def _current_seq(uow: UnitOfWork, board_id: uuid.UUID) -> int:
-    stmt = select(Board.last_seq).where(Board.id == board_id)
-    return int((await uow.session.execute(stmt)).scalar_one())
-
-
-async def get(uow: UnitOfWork, principal: Principal, board_id: uuid.UUID) -> BoardRead:
-    role = await require_role(uow, board_id, principal, "viewer")
-    return BoardRead(**_read(await _board(uow, board_id), role))
-
-
 async def update(
     uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, changes: BoardUpdate
 ) -> BoardRead:
     role = await require_role(uow, board_id, principal, "admin")
-    board = await _board(uow, board_id)
+    board = await board_fresh(uow, board_id)
     fields = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None}
     for name, value in fields.items():
         setattr(board, name, value)
@@ -172,7 +109,8 @@ async def update(
 
 async def delete_board(uow: UnitOfWork, principal: Principal, board_id: uuid.UUID) -> None:
     await require_role(uow, board_id, principal, "owner")
-    last_seq = await _current_seq(uow, board_id)
+    last_seq = await access_repository.current_seq(uow.session, board_id)
+    assert last_seq is not None  # require_role found it
     await uow.session.execute(delete(Board).where(Board.id == board_id))
     # The log goes with the board, so this last event exists only in the stream: it tells
     # live subscribers the board is gone.
@@ -257,7 +195,7 @@ async def remove_member(
     await require_role(uow, board_id, principal, "viewer" if leaving else "admin")
     if leaving:
         # Leaving is a write: take the board lock that require_role skipped for viewers.
-        await repository.role_of(uow.session, board_id, principal.user_id, lock=True)
+        await access_repository.role_of(uow.session, board_id, principal.user_id, lock=True)
     membership = await repository.membership(uow.session, board_id, user_id)
     if membership is None:
         raise NotFound("Not a member of this board")

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, status
+from fastapi import Path, status
 
+from taskboard.auth.deps import CurrentUser
 from taskboard.columns import service
 from taskboard.columns.schemas import (
     COLUMN_KEY_PATTERN,
@@ -13,8 +14,8 @@ from taskboard.columns.schemas import (
     ColumnRead,
     ColumnUpdate,
 )
-from taskboard.rest.deps import CurrentUser, UoW
-from taskboard.rest.idempotency import authenticated_router
+from taskboard.idempotency.deps import authenticated_router
+from taskboard.routing.deps import UoW
 
 router = authenticated_router(tags=["columns"])
 KeyPath = Annotated[str, Path(pattern=COLUMN_KEY_PATTERN)]
@@ -44,14 +45,3 @@ async def move_column(
     board_id: uuid.UUID, key: KeyPath, data: ColumnMove, uow: UoW, principal: CurrentUser
 ) -> ColumnRead:
     return await service.move(uow, principal, board_id, key, data)
-
-
-@router.delete("/boards/{board_id}/columns/{key}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_column(
-    board_id: uuid.UUID,
-    key: KeyPath,
-    uow: UoW,
-    principal: CurrentUser,
-    move_tasks_to: Annotated[str | None, Query(pattern=COLUMN_KEY_PATTERN)] = None,
-) -> None:
-    await service.delete_column(uow, principal, board_id, key, move_tasks_to=move_tasks_to)

@@ -4,16 +4,15 @@ import uuid
 
 from sqlalchemy import select
 
+from taskboard.access.roles import Role
+from taskboard.access.service import require_role
 from taskboard.auth.principal import Principal
-from taskboard.boards.access import require_role
-from taskboard.boards.errors import BoardNotFound
-from taskboard.boards.roles import Role
 from taskboard.comments.errors import CommentNotFound, NotAuthor
 from taskboard.comments.models import Comment
 from taskboard.comments.schemas import CommentCreate, CommentRead, CommentUpdate
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
-from taskboard.events import service as events
+from taskboard.events import log as events
 from taskboard.tasks import repository as tasks_repository
 from taskboard.tasks.errors import TaskNotFound
 
@@ -24,10 +23,7 @@ async def _task_board(
     board_id = await tasks_repository.board_of(uow.session, task_id)
     if board_id is None:
         raise TaskNotFound()
-    try:
-        await require_role(uow, board_id, principal, minimum)
-    except BoardNotFound:
-        raise TaskNotFound() from None
+    await require_role(uow, board_id, principal, minimum, hidden=TaskNotFound)
     return board_id
 
 
@@ -70,27 +66,22 @@ async def create(
         updated_at=now,
     )
     uow.session.add(comment)
-    await uow.session.flush()
-    read = _read(comment)
-    await events.append(
+    return await events.record(
         uow,
+        CommentRead,
+        comment,
         board_id=board_id,
         type="comment.created",
-        data=read.model_dump(mode="json"),
         actor_id=principal.user_id,
     )
-    return read
 
 
 async def _own(uow: UnitOfWork, principal: Principal, comment_id: uuid.UUID) -> Comment:
     comment = await uow.session.get(Comment, comment_id)
     if comment is None or comment.deleted_at is not None:
         raise CommentNotFound()
-    try:
-        # Viewers may not write; an author demoted to viewer can no longer edit either.
-        await require_role(uow, comment.board_id, principal, "member")
-    except BoardNotFound:
-        raise CommentNotFound() from None
+    # Viewers may not write; an author demoted to viewer can no longer edit either.
+    await require_role(uow, comment.board_id, principal, "member", hidden=CommentNotFound)
     if comment.author_id != principal.user_id:
         raise NotAuthor()
     return comment
@@ -102,16 +93,15 @@ async def update(
     comment = await _own(uow, principal, comment_id)
     comment.body = data.body
     comment.edited_at = utcnow()
-    await uow.session.flush()
-    read = _read(comment)
-    await events.append(
+    # A live comment (see _own): its read model shows the body.
+    return await events.record(
         uow,
+        CommentRead,
+        comment,
         board_id=comment.board_id,
         type="comment.updated",
-        data=read.model_dump(mode="json"),
         actor_id=principal.user_id,
     )
-    return read
 
 
 async def delete(uow: UnitOfWork, principal: Principal, comment_id: uuid.UUID) -> None:

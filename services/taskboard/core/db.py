@@ -79,7 +79,7 @@ class UnitOfWork:
     """One transaction plus what must happen only after it commits.
 
     Services add rows and `flush()`; whoever opened the unit of work commits. `events` are the
-    board events written in this transaction, published to Redis after commit.
+    board events written in this transaction, published to the streams after commit.
     """
 
     session: AsyncSession
@@ -87,7 +87,8 @@ class UnitOfWork:
 
 
 @asynccontextmanager
-async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
+async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
+    """The transaction alone; writers open `core.runtime.unit_of_work`, which also publishes."""
     async with sessionmaker() as session:
         uow = UnitOfWork(session)
         try:

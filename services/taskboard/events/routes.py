@@ -5,11 +5,12 @@ from typing import Annotated
 
 from fastapi import Query
 
+from taskboard.auth.deps import CurrentUser
 from taskboard.events import service
 from taskboard.events.schemas import EventPage
-from taskboard.rest.deps import CurrentUser, SettingsDep, UoW
-from taskboard.rest.idempotency import authenticated_router
-from taskboard.rest.query import page_size
+from taskboard.idempotency.deps import authenticated_router
+from taskboard.routing.deps import SettingsDep, UoW
+from taskboard.routing.query import page_size
 
 router = authenticated_router(tags=["events"])
 

@@ -4,10 +4,11 @@ import uuid
 
 from fastapi import status
 
+from taskboard.auth.deps import CurrentUser
+from taskboard.idempotency.deps import authenticated_router
 from taskboard.labels import service
 from taskboard.labels.schemas import LabelCreate, LabelRead, LabelUpdate
-from taskboard.rest.deps import CurrentUser, UoW
-from taskboard.rest.idempotency import authenticated_router
+from taskboard.routing.deps import UoW
 
 router = authenticated_router(tags=["labels"])
 

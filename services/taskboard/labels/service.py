@@ -4,13 +4,12 @@ import uuid
 
 from sqlalchemy import func, select
 
+from taskboard.access.roles import Role
+from taskboard.access.service import require_role
 from taskboard.auth.principal import Principal
-from taskboard.boards.access import require_role
-from taskboard.boards.errors import BoardNotFound
-from taskboard.boards.roles import Role
 from taskboard.core.db import UnitOfWork
 from taskboard.core.errors import FieldProblem
-from taskboard.events import service as events
+from taskboard.events import log as events
 from taskboard.labels.errors import LabelNameTaken, LabelNotFound
 from taskboard.labels.models import Label
 from taskboard.labels.schemas import LabelCreate, LabelRead, LabelUpdate
@@ -49,16 +48,9 @@ async def create(
     await _name_free(uow, board_id, data.name, None)
     label = Label(id=uuid.uuid4(), board_id=board_id, name=data.name, color=data.color)
     uow.session.add(label)
-    await uow.session.flush()
-    read = LabelRead.model_validate(label)
-    await events.append(
-        uow,
-        board_id=board_id,
-        type="label.created",
-        data=read.model_dump(mode="json"),
-        actor_id=principal.user_id,
+    return await events.record(
+        uow, LabelRead, label, board_id=board_id, type="label.created", actor_id=principal.user_id
     )
-    return read
 
 
 async def update(
@@ -70,16 +62,14 @@ async def update(
         await _name_free(uow, label.board_id, fields["name"], label.id)
     for name, value in fields.items():
         setattr(label, name, value)
-    await uow.session.flush()
-    read = LabelRead.model_validate(label)
-    await events.append(
+    return await events.record(
         uow,
+        LabelRead,
+        label,
         board_id=label.board_id,
         type="label.updated",
-        data=read.model_dump(mode="json"),
         actor_id=principal.user_id,
     )
-    return read
 
 
 async def delete(uow: UnitOfWork, principal: Principal, label_id: uuid.UUID) -> None:
@@ -102,8 +92,5 @@ async def _visible(
     label = await uow.session.get(Label, label_id)
     if label is None:
         raise LabelNotFound()
-    try:
-        await require_role(uow, label.board_id, principal, minimum)
-    except BoardNotFound:
-        raise LabelNotFound() from None
+    await require_role(uow, label.board_id, principal, minimum, hidden=LabelNotFound)
     return label

@@ -12,9 +12,9 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from taskboard.core.config import Settings
+from taskboard.core.runtime import Resources
 from taskboard.realtime.hub import Hub
-from taskboard.rest.lifecycle import probe_app
-from taskboard.rest.resources import Resources
+from taskboard.routing.probe import probe_app
 
 
 class WebSocketEntry:

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from taskboard.core.lifecycle import pause
-from taskboard.events.stream import StreamEvent, stream_key
+from taskboard.core.streams import StreamEvent, stream_key
 from taskboard.realtime import metrics
 
 log = logging.getLogger("taskboard.realtime")

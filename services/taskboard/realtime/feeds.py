@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from taskboard.events.stream import StreamEvent
+from taskboard.core.streams import StreamEvent
 from taskboard.realtime import metrics, protocol
 from taskboard.realtime.subscriber import Subscription
 

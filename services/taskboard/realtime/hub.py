@@ -11,24 +11,22 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy import select
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from taskboard.access import repository as access_repository
 from taskboard.auth.authenticate import authenticate_token
 from taskboard.auth.principal import Principal
-from taskboard.boards import repository as boards_repository
-from taskboard.boards.models import Board
 from taskboard.core.db import UnitOfWork
 from taskboard.core.errors import TaskboardError
 from taskboard.core.lifecycle import pause
+from taskboard.core.runtime import Resources
 from taskboard.core.security import decode_access_token
-from taskboard.events import service as events_service
-from taskboard.events.stream import StreamEvent
+from taskboard.core.streams import StreamEvent
+from taskboard.events import log as event_log
 from taskboard.realtime import consumer, metrics, protocol
 from taskboard.realtime.feeds import BoardFeed
 from taskboard.realtime.presence import CHANNEL, Presence
 from taskboard.realtime.subscriber import Connection, Subscription
-from taskboard.rest.resources import Resources
 
 log = logging.getLogger("taskboard.realtime")
 PRESENCE_COALESCE_SECONDS = 0.2
@@ -93,20 +91,18 @@ class Hub:
 
     async def _current_seq(self, board_id: uuid.UUID) -> int | None:
         async with self.resources.sessionmaker() as session:
-            stmt = select(Board.last_seq).where(Board.id == board_id)
-            value = (await session.execute(stmt)).scalar_one_or_none()
-            return int(value) if value is not None else None
+            return await access_repository.current_seq(session, board_id)
 
     async def _read_events(self, board_id: uuid.UUID, after: int, upto: int) -> list[StreamEvent]:
         async with self.resources.sessionmaker() as session:
-            rows = await events_service.list_between(
+            rows = await event_log.list_between(
                 session, board_id=board_id, after=after, upto=upto, limit=upto - after
             )
             return [StreamEvent.from_row(row) for row in rows]
 
     async def _role(self, board_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
         async with self.resources.sessionmaker() as session:
-            return await boards_repository.role_of(session, board_id, user_id, lock=False)
+            return await access_repository.role_of(session, board_id, user_id, lock=False)
 
     async def _authenticate(self, token: str) -> Principal | None:
         claims = decode_access_token(self.settings, token)

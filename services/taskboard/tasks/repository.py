@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Select, delete, func, insert, select, text, true, tuple_
+from sqlalchemy import Insert, Select, delete, func, insert, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskboard.boards.models import Board, Membership
+from taskboard.access.models import Board, Membership
 from taskboard.columns.models import BoardColumn
 from taskboard.core.errors import FieldProblem, ValidationFailed
+from taskboard.core.ordering import key_between
 from taskboard.tasks.models import Task, TaskAssignee, TaskLabel
 from taskboard.tasks.schemas import TaskRead, TaskSort
 
@@ -135,11 +136,34 @@ async def get_fresh(session: AsyncSession, task_id: uuid.UUID) -> Task | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def last_position(session: AsyncSession, board_id: uuid.UUID, status: str) -> str | None:
-    stmt = select(func.max(Task.position)).where(
-        Task.board_id == board_id, Task.status == status, Task.deleted_at.is_(None)
+async def count_all(session: AsyncSession, *, board_id: uuid.UUID, status: str) -> int:
+    """Every task in a column, deleted ones too (they come back to it on restore)."""
+    stmt = select(func.count()).where(Task.board_id == board_id, Task.status == status)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def append_all(
+    session: AsyncSession, *, board_id: uuid.UUID, source: str, target: str
+) -> int:
+    """Move every task of column `source` (deleted ones too) to the end of `target`, in their
+    order, each with a new version. Returns how many moved."""
+    last, _ = await column_tail(session, board_id=board_id, status=target)
+    stmt = (
+        select(Task.id)
+        .where(Task.board_id == board_id, Task.status == source)
+        .order_by(Task.position, Task.id)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    moved = 0
+    for task_id in (await session.execute(stmt)).scalars().all():
+        last = key_between(last, None)
+        await session.execute(
+            update(Task)
+            .where(Task.id == task_id)
+            .values(status=target, position=last, version=Task.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        moved += 1
+    return moved
 
 
 async def neighbour_position(
@@ -165,52 +189,40 @@ async def neighbour_position(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def set_assignees(
-    session: AsyncSession, task_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
-) -> None:
-    await session.execute(delete(TaskAssignee).where(TaskAssignee.task_id == task_id))
-    await add_assignees(session, task_id, user_ids)
+# A task's two link tables: (table, the column naming the linked row).
+_LINKS: dict[str, tuple[type[TaskAssignee] | type[TaskLabel], str]] = {
+    "assignee_ids": (TaskAssignee, "user_id"),
+    "labels": (TaskLabel, "label_id"),
+}
 
 
-async def add_assignees(
-    session: AsyncSession, task_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+def _link_insert(field: str, task_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> Insert | None:
+    table, column = _LINKS[field]
+    rows = [{"task_id": task_id, column: i} for i in sorted(set(ids))]
+    return insert(table).values(rows) if rows else None
+
+
+async def set_links(
+    session: AsyncSession, task_id: uuid.UUID, field: str, ids: Sequence[uuid.UUID]
 ) -> None:
-    if user_ids:
-        await session.execute(
-            insert(TaskAssignee), [{"task_id": task_id, "user_id": u} for u in set(user_ids)]
-        )
+    """Replace a task's assignees (`field="assignee_ids"`) or labels (`field="labels"`)."""
+    table = _LINKS[field][0]
+    await session.execute(delete(table).where(table.task_id == task_id))
+    statement = _link_insert(field, task_id, ids)
+    if statement is not None:
+        await session.execute(statement)
 
 
 def insert_new(
     values: dict[str, Any], assignee_ids: Sequence[uuid.UUID], label_ids: Sequence[uuid.UUID]
 ) -> list[Insert]:
     """The INSERTs that write a new task with its assignees and labels (run as one statement
-    with its event; see events.service.append)."""
-    statements = [insert(Task).values(**values)]
-    task_id = values["id"]
-    if assignee_ids:
-        rows = [{"task_id": task_id, "user_id": u} for u in sorted(set(assignee_ids))]
-        statements.append(insert(TaskAssignee).values(rows))
-    if label_ids:
-        rows = [{"task_id": task_id, "label_id": lbl} for lbl in sorted(set(label_ids))]
-        statements.append(insert(TaskLabel).values(rows))
-    return statements
-
-
-async def set_labels(
-    session: AsyncSession, task_id: uuid.UUID, label_ids: Sequence[uuid.UUID]
-) -> None:
-    await session.execute(delete(TaskLabel).where(TaskLabel.task_id == task_id))
-    await add_labels(session, task_id, label_ids)
-
-
-async def add_labels(
-    session: AsyncSession, task_id: uuid.UUID, label_ids: Sequence[uuid.UUID]
-) -> None:
-    if label_ids:
-        await session.execute(
-            insert(TaskLabel), [{"task_id": task_id, "label_id": lbl} for lbl in set(label_ids)]
-        )
+    with its event; see events.log.append)."""
+    links = [
+        _link_insert("assignee_ids", values["id"], assignee_ids),
+        _link_insert("labels", values["id"], label_ids),
+    ]
+    return [insert(Task).values(**values), *(s for s in links if s is not None)]
 
 
 @dataclass(frozen=True)

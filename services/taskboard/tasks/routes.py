@@ -5,11 +5,12 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
+from taskboard.auth.deps import CurrentUser
 from taskboard.columns.schemas import ColumnKey
-from taskboard.rest.deps import CurrentUser, SettingsDep, UoW
-from taskboard.rest.idempotency import authenticated_router
-from taskboard.rest.preconditions import IfMatch, etag
-from taskboard.rest.query import page_size, text_param, timestamp_param
+from taskboard.idempotency.deps import authenticated_router
+from taskboard.routing.deps import SettingsDep, UoW
+from taskboard.routing.preconditions import IfMatch, etag
+from taskboard.routing.query import page_size, text_param, timestamp_param
 from taskboard.tasks import service
 from taskboard.tasks.repository import TaskFilter
 from taskboard.tasks.schemas import TaskCreate, TaskMove, TaskPage, TaskRead, TaskSort, TaskUpdate

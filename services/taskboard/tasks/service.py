@@ -6,17 +6,18 @@ from typing import Any
 
 from sqlalchemy import select
 
+from taskboard.access.errors import BoardNotFound, RoleRequired
+from taskboard.access.models import Membership
+from taskboard.access.roles import Role, at_least
+from taskboard.access.service import require_role
 from taskboard.auth.principal import Principal
-from taskboard.boards.access import require_role
-from taskboard.boards.errors import BoardNotFound, RoleRequired
-from taskboard.boards.models import Membership
-from taskboard.boards.roles import Role, at_least
 from taskboard.columns import service as columns
-from taskboard.columns.errors import ColumnNotFound, WipLimitExceeded
+from taskboard.columns.errors import ColumnNotFound
+from taskboard.columns.rules import check_wip
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.ordering import key_between
-from taskboard.events import service as events
+from taskboard.events import log as events
 from taskboard.labels.models import Label
 from taskboard.tasks import repository
 from taskboard.tasks.errors import StaleVersion, TaskDeleted, TaskNotFound
@@ -61,13 +62,19 @@ async def _check_labels(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[uuid
 async def _record(
     uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, type: str, **extra: Any
 ) -> TaskRead:
+    await uow.session.flush()  # the read below is SQL: it must see this write
     read = await repository.read_one(uow.session, task_id)
     assert read is not None
-    data = {"task": read.model_dump(mode="json"), **extra}
-    await events.append(
-        uow, board_id=read.board_id, type=type, data=data, actor_id=principal.user_id
+    return await events.record(
+        uow,
+        TaskRead,
+        read,
+        board_id=read.board_id,
+        type=type,
+        actor_id=principal.user_id,
+        under="task",
+        **extra,
     )
-    return read
 
 
 async def create(
@@ -93,11 +100,7 @@ async def create(
     last_position, live = await repository.column_tail(
         uow.session, board_id=board_id, status=target.column_key
     )
-    if target.wip_limit is not None and live + 1 > target.wip_limit:
-        raise WipLimitExceeded(
-            f"Column {target.column_key!r} holds {live} of at most {target.wip_limit} tasks",
-            extra={"column": target.column_key, "wip_limit": target.wip_limit, "count": live},
-        )
+    check_wip(target.column_key, target.wip_limit, live)
     await _check_assignees(uow, board_id, data.assignee_ids)
     await _check_labels(uow, board_id, data.labels)
     now = utcnow()
@@ -137,10 +140,7 @@ async def _load(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minim
     board_id = await repository.board_of(uow.session, task_id)
     if board_id is None:
         raise TaskNotFound()
-    try:
-        await require_role(uow, board_id, principal, minimum)
-    except BoardNotFound:
-        raise TaskNotFound() from None
+    await require_role(uow, board_id, principal, minimum, hidden=TaskNotFound)
     task = await repository.get_fresh(uow.session, task_id)
     if task is None:
         raise TaskNotFound()
@@ -154,11 +154,14 @@ async def get(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> Task
     return read
 
 
-def _check_version(task: Task, if_match: int | None, current: TaskRead | None = None) -> None:
+async def _check_version(uow: UnitOfWork, task: Task, if_match: int | None) -> None:
+    """A stale If-Match is a 412 that carries the task as it now is, so the client can merge."""
     if if_match is not None and task.version != if_match:
+        current = await repository.read_one(uow.session, task.id)
+        assert current is not None
         raise StaleVersion(
             f"You sent version {if_match}; the task is at version {task.version}",
-            extra={"current": current.model_dump(mode="json") if current else None},
+            extra={"current": current.model_dump(mode="json")},
         )
 
 
@@ -171,8 +174,7 @@ async def update(
     if_match: int | None,
 ) -> TaskRead:
     task = await _load(uow, principal, task_id, "member")
-    if if_match is not None and task.version != if_match:
-        _check_version(task, if_match, await repository.read_one(uow.session, task_id))
+    await _check_version(uow, task, if_match)
     if task.deleted_at is not None:
         raise TaskDeleted()
     fields = changes.model_dump(exclude_unset=True)
@@ -189,16 +191,16 @@ async def update(
         )
     if "assignee_ids" in fields:
         await _check_assignees(uow, task.board_id, fields["assignee_ids"])
-        await repository.set_assignees(uow.session, task.id, fields.pop("assignee_ids"))
     if "labels" in fields:
         await _check_labels(uow, task.board_id, fields["labels"])
-        await repository.set_labels(uow.session, task.id, fields.pop("labels"))
+    for link in ("assignee_ids", "labels"):
+        if link in fields:
+            await repository.set_links(uow.session, task.id, link, fields.pop(link))
     for name, value in fields.items():
         setattr(task, name, value)
     task.version += 1
     task.updated_by = principal.user_id
     task.updated_at = utcnow()
-    await uow.session.flush()
     return await _record(
         uow, principal, task.id, "task.updated", changed=sorted(changes.model_fields_set)
     )
@@ -213,12 +215,15 @@ async def move(
     if_match: int | None,
 ) -> TaskRead:
     task = await _load(uow, principal, task_id, "member")
-    _check_version(task, if_match)
+    await _check_version(uow, task, if_match)
     if task.deleted_at is not None:
         raise TaskDeleted()
     column = await columns.get_by_key(uow, task.board_id, data.status, field="status")
     if column.key != task.status:
-        await columns.check_room(uow, column)
+        _, live = await repository.column_tail(
+            uow.session, board_id=task.board_id, status=column.key
+        )
+        check_wip(column.key, column.wip_limit, live)
     before, after = await _slot(uow, task, column.key, data)
     from_status = task.status
     task.status = column.key
@@ -226,7 +231,6 @@ async def move(
     task.version += 1
     task.updated_by = principal.user_id
     task.updated_at = utcnow()
-    await uow.session.flush()
     return await _record(uow, principal, task.id, "task.moved", from_status=from_status)
 
 
@@ -275,7 +279,7 @@ async def _slot(
             session, task.board_id, status, hi.position, after=False, exclude=task.id
         )
         return prev, hi.position
-    last = await repository.last_position(session, task.board_id, status)
+    last, _ = await repository.column_tail(session, board_id=task.board_id, status=status)
     if status == task.status and last == task.position:
         return task.position, None  # already last: any later key keeps it last
     return last, None
@@ -288,7 +292,6 @@ async def delete(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> N
     task.deleted_at = utcnow()
     task.version += 1
     task.updated_by = principal.user_id
-    await uow.session.flush()
     await _record(uow, principal, task.id, "task.deleted")
 
 
@@ -297,16 +300,16 @@ async def restore(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> 
     if task.deleted_at is None:
         return await get(uow, principal, task_id)
     column = await columns.get_by_key(uow, task.board_id, task.status, field="status")
-    await columns.check_room(uow, column)
-    # It comes back at the end of its column: its old neighbours may have moved meanwhile.
-    task.position = key_between(
-        await repository.last_position(uow.session, task.board_id, task.status), None
+    last, live = await repository.column_tail(
+        uow.session, board_id=task.board_id, status=column.key
     )
+    check_wip(column.key, column.wip_limit, live)
+    # It comes back at the end of its column: its old neighbours may have moved meanwhile.
+    task.position = key_between(last, None)
     task.deleted_at = None
     task.version += 1
     task.updated_by = principal.user_id
     task.updated_at = utcnow()
-    await uow.session.flush()
     return await _record(uow, principal, task.id, "task.restored")
 
 

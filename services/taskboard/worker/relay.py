@@ -19,13 +19,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from taskboard.core import streams as stream
 from taskboard.core.config import Settings
 from taskboard.core.lifecycle import pause
-from taskboard.events import service as events
-from taskboard.events import stream
-from taskboard.events.stream import StreamEvent
-from taskboard.rest.lifecycle import probe_app
-from taskboard.rest.resources import Resources
+from taskboard.core.runtime import Resources
+from taskboard.core.streams import StreamEvent
+from taskboard.events import log as events
+from taskboard.routing.probe import probe_app
 
 log = logging.getLogger("taskboard.relay")
 

@@ -14,10 +14,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from taskboard.auth.deps import CurrentUser
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import Conflict, FieldProblem, TaskboardError, ValidationFailed
 from taskboard.idempotency.models import IdempotencyRecord
-from taskboard.rest.deps import CurrentUser, UoW
+from taskboard.routing.deps import UoW
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"

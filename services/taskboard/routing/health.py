@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from taskboard.core.migrations import current_revision, head_revision
+from taskboard.core.runtime import Resources
 from taskboard.core.telemetry import render_metrics
-from taskboard.rest.resources import Resources
 
 router = APIRouter(include_in_schema=False)
 _HEAD = head_revision()

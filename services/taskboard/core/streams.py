@@ -13,11 +13,9 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
-
-from taskboard.events.models import BoardEvent
 
 WATERMARK_KEY = "tb:published"
 
@@ -35,6 +33,23 @@ for i = 0, n - 1 do
 end
 return n
 """
+
+
+class LoggedEvent(Protocol):
+    """A row of the board event log (`events.models.BoardEvent`), as the streams read it."""
+
+    @property
+    def board_id(self) -> uuid.UUID: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def actor_id(self) -> uuid.UUID | None: ...
+    @property
+    def created_at(self) -> datetime: ...
 
 
 def shard_of(board_id: uuid.UUID, shards: int) -> int:
@@ -56,7 +71,7 @@ class StreamEvent:
     ts: str  # ISO 8601 commit-side timestamp
 
     @classmethod
-    def from_row(cls, event: BoardEvent) -> StreamEvent:
+    def from_row(cls, event: LoggedEvent) -> StreamEvent:
         return cls(
             board_id=event.board_id,
             seq=event.seq,

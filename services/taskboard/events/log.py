@@ -1,0 +1,99 @@
+"""The board event log: the gap-free per-board seq, appending in the writer's transaction,
+and reading ranges back (replay, gap filling, the relay)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
+
+from pydantic import BaseModel
+from sqlalchemy import Insert, Table, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskboard.access.models import Board
+from taskboard.core.db import UnitOfWork
+from taskboard.events.models import BoardEvent
+
+ReadT = TypeVar("ReadT", bound=BaseModel)
+
+
+async def append(
+    uow: UnitOfWork,
+    *,
+    board_id: uuid.UUID,
+    type: str,
+    data: dict[str, Any],
+    actor_id: uuid.UUID | None,
+    alongside: Sequence[Insert] = (),
+) -> BoardEvent:
+    """Take the board's next seq and write the event in the caller's transaction.
+
+    The UPDATE locks the board row until commit, so concurrent writers to one board line up
+    and seq is gap-free: a rolled-back transaction gives its number back with its row lock.
+    Bump and insert are one statement (a data-modifying CTE): one round trip per write.
+    `alongside` inserts run in that same statement (a create writes its row with its event).
+    The event's time is the database's clock: the relay compares it with `now()`, and api pods'
+    clocks may drift.
+    """
+    boards, log = cast(Table, Board.__table__), cast(Table, BoardEvent.__table__)
+    bumped = (
+        update(boards)
+        .where(boards.c.id == board_id)
+        .values(last_seq=boards.c.last_seq + 1, updated_at=func.now())
+        .returning(boards.c.last_seq)
+        .cte("bumped")
+    )
+    row = select(
+        literal(board_id, log.c.board_id.type),
+        bumped.c.last_seq,
+        literal(type, log.c.type.type),
+        literal(data, log.c.data.type),
+        literal(actor_id, log.c.actor_id.type),
+        func.clock_timestamp(),
+    )
+    columns = ["board_id", "seq", "type", "data", "actor_id", "created_at"]
+    statement = insert(log).from_select(columns, row).returning(log.c.seq, log.c.created_at)
+    for i, extra in enumerate(alongside):
+        statement = statement.add_cte(extra.cte(f"alongside_{i}"))
+    seq, created_at = (await uow.session.execute(statement)).one()
+    event = BoardEvent(
+        board_id=board_id, seq=seq, type=type, data=data, actor_id=actor_id, created_at=created_at
+    )
+    uow.events.append(event)
+    return event
+
+
+async def record(
+    uow: UnitOfWork,
+    schema: type[ReadT],
+    row: object,
+    *,
+    board_id: uuid.UUID,
+    type: str,
+    actor_id: uuid.UUID | None,
+    under: str | None = None,
+    **extra: Any,
+) -> ReadT:
+    """The tail of most writes: flush the changed rows, build the read model of `row`, and log
+    it (as the event's data, or under the key `under`, plus `extra` fields such as what
+    changed). Returns the read model, which is also the response body."""
+    await uow.session.flush()
+    read = schema.model_validate(row)
+    dumped = read.model_dump(mode="json")
+    data = {under: dumped, **extra} if under else {**dumped, **extra}
+    await append(uow, board_id=board_id, type=type, data=data, actor_id=actor_id)
+    return read
+
+
+async def list_between(
+    session: AsyncSession, *, board_id: uuid.UUID, after: int, upto: int, limit: int
+) -> list[BoardEvent]:
+    """Events with after < seq <= upto, in order (replay, gap filling and the relay)."""
+    stmt = (
+        select(BoardEvent)
+        .where(BoardEvent.board_id == board_id, BoardEvent.seq > after, BoardEvent.seq <= upto)
+        .order_by(BoardEvent.seq)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from taskboard.access.roles import Role
+from taskboard.boards.schemas import MemberRead
+from taskboard.columns.schemas import ColumnRead
+from taskboard.core.schemas import OutputModel
+from taskboard.labels.schemas import LabelRead
+from taskboard.tasks.schemas import TaskRead
+
+
+class SnapshotBody(OutputModel):
+    """The part of a snapshot that is the same for every caller (cached per seq)."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    seq: int
+    created_at: datetime
+    updated_at: datetime
+    columns: list[ColumnRead]
+    labels: list[LabelRead]
+    members: list[MemberRead]
+    tasks: list[TaskRead]
+
+
+class BoardSnapshot(SnapshotBody):
+    """Everything a client needs to render the board, consistent as of `seq`."""
+
+    role: Role

@@ -1,0 +1,69 @@
+"""The board snapshot: everything a client needs to render a board, consistent as of `seq`,
+built from the columns, labels, members and tasks below it and cached per (board, seq)."""
+
+from __future__ import annotations
+
+import uuid
+
+from taskboard.access import repository as access_repository
+from taskboard.access.errors import BoardNotFound
+from taskboard.auth.principal import Principal
+from taskboard.boards.service import board_fresh, list_members_unchecked
+from taskboard.columns import service as columns_service
+from taskboard.columns.schemas import ColumnRead
+from taskboard.core.db import UnitOfWork
+from taskboard.labels import service as labels_service
+from taskboard.labels.schemas import LabelRead
+from taskboard.snapshots.cache import SnapshotCache
+from taskboard.snapshots.schemas import SnapshotBody
+from taskboard.tasks import repository as tasks_repository
+
+
+async def snapshot(
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, *, cache: SnapshotCache
+) -> bytes:
+    """The board snapshot as JSON, from the cache when this seq was built before."""
+    found = await access_repository.role_and_seq(uow.session, board_id, principal.user_id)
+    if found is None:
+        raise BoardNotFound()
+    role, seq = found
+    body = await cache.get(board_id, seq)
+    if body is None:
+        built_seq, body = await _build_snapshot(uow, board_id)
+        await cache.put(board_id, built_seq, body)
+    # The cached part is the same for every caller; only the caller's role is spliced in.
+    return b'{"role":"' + role.encode() + b'",' + body[1:]
+
+
+async def _build_snapshot(uow: UnitOfWork, board_id: uuid.UUID) -> tuple[int, bytes]:
+    """The board exactly as of its `seq`.
+
+    Every write bumps seq, so if seq reads the same before and after the other statements, no
+    write committed in between and they all saw one state (cheaper than a REPEATABLE READ
+    transaction of its own). A board written faster than it can be read is retried a few times.
+    """
+    for _ in range(5):
+        board = await board_fresh(uow, board_id)
+        seq = board.last_seq
+        columns = await columns_service.list_for_board(uow, board_id)
+        labels = await labels_service.list_for_board(uow, board_id)
+        members = await list_members_unchecked(uow, board_id)
+        tasks = await tasks_repository.live_tasks_json(uow.session, board_id)
+        if await access_repository.current_seq(uow.session, board_id) == seq:
+            break
+    head = SnapshotBody(
+        id=board.id,
+        name=board.name,
+        description=board.description,
+        seq=seq,
+        created_at=board.created_at,
+        updated_at=board.updated_at,
+        columns=[ColumnRead.model_validate(c) for c in columns],
+        labels=[LabelRead.model_validate(label) for label in labels],
+        members=members,
+        tasks=[],
+    ).model_dump_json()
+    # `tasks` is the model's last field: put PostgreSQL's array where the empty one is.
+    empty = '"tasks":[]}'
+    assert head.endswith(empty)
+    return seq, (head[: -len(empty)] + '"tasks":' + tasks + "}").encode()
