@@ -38,6 +38,27 @@ async def test_patch_with_stale_if_match_gets_412_and_current_task(api: ApiClien
     assert unchanged.json()["title"] == "v2"
 
 
+async def test_stale_move_gets_412_with_the_current_task(api: ApiClient) -> None:
+    owner, board = await _board(api)
+    task = await api.task(board["id"], owner, title="v1")
+    url = f"{API}/tasks/{task['id']}"
+    renamed = await api.request("PATCH", url, json={"title": "v2"}, headers=owner.headers)
+    assert renamed.status_code == 200
+    stale = await api.request(
+        "POST",
+        f"{url}/move",
+        json={"status": "done"},
+        headers={**owner.headers, "If-Match": '"1"'},
+    )
+    assert stale.status_code == 412
+    assert stale.headers["content-type"] == "application/problem+json"
+    current = stale.json()["current"]
+    assert (current["id"], current["title"], current["version"]) == (task["id"], "v2", 2)
+    assert current["status"] == task["status"]
+    unmoved = await api.request("GET", url, headers=owner.headers)
+    assert unmoved.json()["status"] == task["status"]
+
+
 async def test_patch_fields_and_nulls(api: ApiClient) -> None:
     owner, board = await _board(api)
     task = await api.task(board["id"], owner, due_at="2030-01-02T10:00:00Z", priority="high")
