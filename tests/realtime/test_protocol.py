@@ -172,7 +172,13 @@ class StalledClient:
 
 
 async def test_slow_client_is_cut_off_without_delaying_others(cluster: Cluster) -> None:
-    pod = start("realtime", "rt-small-queue", cluster.urls, TASKBOARD_WS_SEND_QUEUE_SIZE="20")
+    pod = start(
+        "realtime",
+        "rt-small-queue",
+        cluster.urls,
+        TASKBOARD_WS_SEND_QUEUE_SIZE="20",
+        TASKBOARD_WS_SEND_TIMEOUT_SECONDS="2",
+    )
     try:
         wait_ready([pod])
         async with httpx.AsyncClient(timeout=30) as http:

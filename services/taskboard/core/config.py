@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     pod_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     ws_auth_timeout_seconds: float = Field(5.0, gt=0)
     ws_send_queue_size: int = Field(1000, ge=1, description="frames queued per socket")
+    ws_send_timeout_seconds: float = Field(
+        10.0, gt=0, description="a socket whose peer takes no frame for this long is closed"
+    )
     ws_max_replay: int = Field(5000, ge=0, description="events replayed before asking to resync")
     ws_ping_interval_seconds: float = Field(20.0, gt=0)
     ws_max_message_bytes: int = Field(65_536, ge=1024)

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from taskboard.core.config import Settings
 from taskboard.core.runtime import Resources
+from taskboard.realtime import session
 from taskboard.realtime.hub import Hub
 from taskboard.routing.probe import probe_app
 
@@ -31,7 +32,7 @@ class WebSocketEntry:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
             hub: Hub = self.app.state.hub
-            await hub.handle(WebSocket(scope, receive, send))
+            await session.serve(hub, WebSocket(scope, receive, send))
         else:
             await self.app(scope, receive, send)
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from taskboard.core.streams import StreamEvent
 from taskboard.realtime import metrics, protocol
-from taskboard.realtime.subscriber import Subscription
+from taskboard.realtime.subscriber import Connection, Subscription
 
 log = logging.getLogger("taskboard.realtime")
 
@@ -118,6 +118,32 @@ class BoardFeed:
         for sub in list(self.subscriptions.values()):
             sub.offer(event.seq, text, ts)
         metrics.FANNED_OUT.inc(len(self.subscriptions))
+
+    async def join(self, connection: Connection, since: int | None) -> Subscription:
+        """Subscribe a socket. It gets `subscribed` with the feed's seq, then the events it
+        missed after `since` (or `resync` when they are too many), then whatever arrived
+        meanwhile, then live frames: in seq order, none lost, none twice."""
+        # From here to go_live the feed delivers into the subscription's `pending`.
+        watermark = self.last_seq
+        floor = watermark if since is None or since <= watermark else since
+        subscription = Subscription(connection, self.board_id, floor=floor)
+        self.add(subscription)
+        connection.subscriptions[self.board_id] = subscription
+        board = str(self.board_id)
+        await connection.send_now(protocol.frame("subscribed", board_id=board, seq=watermark))
+        if since is not None and since < watermark:
+            if watermark - since > self._max_gap:
+                metrics.RESYNCS.inc()
+                await connection.send_now(protocol.frame("resync", board_id=board))
+            else:
+                for event in await self._read_events(self.board_id, since, watermark):
+                    await connection.send_now(
+                        protocol.event_frame(
+                            event.board_id, event.seq, event.type, event.data, event.ts
+                        )
+                    )
+        subscription.go_live()
+        return subscription
 
     def add(self, sub: Subscription) -> None:
         self.subscriptions[sub.connection.id] = sub

@@ -1,17 +1,27 @@
 """Who is viewing a board, shared by every pod through Redis, expiring when a pod goes away.
 
 Each subscription is a sorted-set member `user_id|pod|connection` scored by its expiry time;
-pods refresh their members every ttl/3 and announce changes on a pub/sub channel."""
+pods refresh their members every ttl/3 and announce changes on a pub/sub channel, which each
+pod's listener turns into one coalesced `presence` frame per board."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from taskboard.core.lifecycle import pause
+from taskboard.realtime.feeds import BoardFeed
+
+log = logging.getLogger("taskboard.realtime")
 CHANNEL = "tb:presence"
+COALESCE_SECONDS = 0.2
 
 
 def key(board_id: uuid.UUID) -> str:
@@ -23,10 +33,19 @@ def member(user_id: uuid.UUID, pod: str, connection_id: str) -> str:
 
 
 class Presence:
-    def __init__(self, redis: Redis, pod: str, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        pod: str,
+        ttl_seconds: int,
+        *,
+        feed_of: Callable[[uuid.UUID], BoardFeed | None],
+    ) -> None:
         self.redis = redis
         self.pod = pod
         self.ttl = ttl_seconds
+        self._feed_of = feed_of
+        self._jobs: set[asyncio.Task[None]] = set()
 
     async def join(self, board_id: uuid.UUID, user_id: uuid.UUID, connection_id: str) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -69,3 +88,49 @@ class Presence:
 
     def _expiry(self) -> float:
         return time.time() + self.ttl
+
+    # ---- the listener: announcements from every pod become frames on this pod's sockets ----
+
+    async def listen(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    while not stop.is_set():
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=1.0
+                        )
+                        if message is not None:
+                            self._changed(uuid.UUID(message["data"].decode()))
+            except (RedisError, OSError, ValueError) as exc:
+                log.warning("presence listener failed", extra={"error": repr(exc)})
+                await pause(stop, 1.0)
+
+    def _changed(self, board_id: uuid.UUID) -> None:
+        """Coalesce bursts (a thousand viewers arriving) into one broadcast per interval:
+        otherwise n joins would cost n broadcasts to up to n sockets."""
+        feed = self._feed_of(board_id)
+        if feed is None or feed.presence_scheduled:
+            return
+        feed.presence_scheduled = True
+        asyncio.get_running_loop().call_later(
+            COALESCE_SECONDS, lambda: self._spawn(self._broadcast(board_id))
+        )
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a short job, keeping a reference until it ends (asyncio holds only weak ones)."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    async def _broadcast(self, board_id: uuid.UUID) -> None:
+        feed = self._feed_of(board_id)
+        if feed is None:
+            return
+        feed.presence_scheduled = False
+        try:
+            users = await self.users(board_id)
+        except (RedisError, OSError):
+            return
+        if users != feed.presence:
+            feed.send_presence(users)

@@ -1,7 +1,10 @@
 """One socket: a bounded send queue drained by its own sender task, and its subscriptions.
 
 Fan-out only ever calls `enqueue` (put_nowait): a slow socket fills its own queue and is
-closed with CLOSE_SLOW_CONSUMER; it never blocks the reader or other sockets."""
+closed with CLOSE_SLOW_CONSUMER; it never blocks the reader or other sockets. A socket whose
+peer stops reading is closed the same way once one write has waited `send_timeout` seconds:
+the kernel's and the transport's buffers can hold megabytes, and without that limit the
+keepalive (1011, tens of seconds later) would be what ended it."""
 
 from __future__ import annotations
 
@@ -23,10 +26,14 @@ log = logging.getLogger("taskboard.realtime")
 # A queue item: the frame and the event's commit-side epoch time (None for control frames).
 Item = tuple[str, float | None]
 SENDER_LINGER_SECONDS = 5.0
+# Closing tasks, referenced until they end (asyncio keeps only weak references to tasks).
+_closing: set[asyncio.Task[None]] = set()
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, user_id: uuid.UUID, queue_size: int) -> None:
+    def __init__(
+        self, websocket: WebSocket, user_id: uuid.UUID, queue_size: int, *, send_timeout: float
+    ) -> None:
         self.id = secrets.token_hex(6)
         self.websocket = websocket
         self.user_id = user_id
@@ -34,6 +41,7 @@ class Connection:
         # dry), and four deques per idle socket add up at ten thousand sockets.
         self.queue: deque[Item] = deque()
         self.queue_limit = queue_size
+        self.send_timeout = send_timeout
         self.send_lock = asyncio.Lock()
         self.subscriptions: dict[uuid.UUID, Subscription] = {}
         self.closing = False
@@ -61,9 +69,22 @@ class Connection:
 
     async def send_now(self, text: str) -> None:
         """Write directly (replay), in order with the sender task's frames."""
-        async with self.send_lock:
-            await self.websocket.send_text(text)
+        if not await self._send(text):
+            raise WebSocketDisconnect(protocol.CLOSE_SLOW_CONSUMER)
+
+    async def _send(self, text: str) -> bool:
+        """One frame; False (and the socket closed as a slow consumer) when the peer has not
+        taken it within send_timeout."""
+        try:
+            async with asyncio.timeout(self.send_timeout), self.send_lock:
+                await self.websocket.send_text(text)
+        except TimeoutError:
+            metrics.SLOW_CONSUMERS.inc()
+            log.info("closing stalled consumer", extra={"connection": self.id})
+            self.kick(protocol.CLOSE_SLOW_CONSUMER, "stopped reading; resume with since")
+            return False
         metrics.FRAMES_SENT.inc()
+        return True
 
     async def _drain(self) -> None:
         wakeup = self.wakeup
@@ -72,9 +93,8 @@ class Connection:
             while True:
                 while self.queue:
                     text, ts = self.queue.popleft()
-                    async with self.send_lock:
-                        await self.websocket.send_text(text)
-                    metrics.FRAMES_SENT.inc()
+                    if not await self._send(text):
+                        return
                     if ts is not None:
                         metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - ts))
                 wakeup.clear()
@@ -95,13 +115,20 @@ class Connection:
         if self.closing:
             return
         self.closing = True
-        if self.sender is not None:
+        if self.sender is not None and self.sender is not asyncio.current_task():
             self.sender.cancel()
-        asyncio.get_running_loop().create_task(self._close(code, reason))
+        task = asyncio.get_running_loop().create_task(self._close(code, reason))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
 
     async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.websocket.close(code, reason), timeout=2)
+        # Not cancelled on a timer: the close frame must be queued on the transport (its
+        # state then says CLOSING, so the keepalive cannot send 1011 in its place); the
+        # transport bounds the closing handshake itself.
+        try:
+            await self.websocket.close(code, reason)
+        except Exception as exc:  # the peer may already be gone; nothing is left to tell it
+            log.debug("close failed", extra={"connection": self.id, "error": repr(exc)})
 
     async def stop(self) -> None:
         self.closing = True

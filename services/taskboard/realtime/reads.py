@@ -1,0 +1,50 @@
+"""What the gateway reads from PostgreSQL, each in a unit of work of its own.
+
+Realtime never writes business data; the one write it can cause (an OIDC token naming a user we
+have not seen creates that user) commits through the unit of work like every other writer."""
+
+from __future__ import annotations
+
+import uuid
+
+from taskboard.access import repository as access
+from taskboard.auth.authenticate import authenticate_token
+from taskboard.auth.principal import Principal
+from taskboard.core.errors import TaskboardError
+from taskboard.core.runtime import Resources, unit_of_work
+from taskboard.core.security import decode_access_token
+from taskboard.core.streams import StreamEvent
+from taskboard.events import log as event_log
+
+
+class Reads:
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    async def current_seq(self, board_id: uuid.UUID) -> int | None:
+        async with unit_of_work(self.resources) as uow:
+            return await access.current_seq(uow.session, board_id)
+
+    async def events(self, board_id: uuid.UUID, after: int, upto: int) -> list[StreamEvent]:
+        async with unit_of_work(self.resources) as uow:
+            rows = await event_log.list_between(
+                uow.session, board_id=board_id, after=after, upto=upto, limit=upto - after
+            )
+            return [StreamEvent.from_row(row) for row in rows]
+
+    async def role(self, board_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
+        async with unit_of_work(self.resources) as uow:
+            return await access.role_of(uow.session, board_id, user_id, lock=False)
+
+    async def principal(self, token: str) -> Principal | None:
+        """Who a token names: our own tokens need no database; a trusted issuer's may."""
+        claims = decode_access_token(self.resources.settings, token)
+        if claims is not None:
+            return Principal(user_id=claims.user_id, site_role=claims.site_role)
+        if self.resources.oidc is None:
+            return None
+        try:
+            async with unit_of_work(self.resources) as uow:
+                return await authenticate_token(token, uow, self.resources)
+        except TaskboardError:
+            return None

@@ -1,0 +1,102 @@
+"""One socket's session: authenticate it (cookie, else a first `auth` message), then read its
+messages until it goes, handing subscriptions to the hub."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from taskboard.auth.principal import Principal
+from taskboard.realtime import metrics, protocol
+from taskboard.realtime.hub import Hub
+from taskboard.realtime.subscriber import Connection
+
+
+async def serve(hub: Hub, websocket: WebSocket) -> None:
+    await websocket.accept()
+    principal = await _handshake(hub, websocket)
+    if principal is None:
+        return
+    settings = hub.settings
+    connection = Connection(
+        websocket,
+        principal.user_id,
+        settings.ws_send_queue_size,
+        send_timeout=settings.ws_send_timeout_seconds,
+    )
+    hub.connections.add(connection)
+    metrics.CONNECTIONS.inc()
+    try:
+        await connection.send_now(protocol.frame("authenticated", user_id=str(principal.user_id)))
+        await _receive(hub, connection)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        hub.connections.discard(connection)
+        metrics.CONNECTIONS.dec()
+        await connection.stop()
+        for board_id in list(connection.subscriptions):
+            await hub.leave(connection, board_id)
+
+
+async def _handshake(hub: Hub, websocket: WebSocket) -> Principal | None:
+    """The access-token cookie, else an `auth` message within the timeout."""
+    settings = hub.settings
+    cookie = websocket.cookies.get(settings.access_cookie_name)
+    if cookie:
+        principal = await hub.reads.principal(cookie)
+        if principal is not None:
+            return principal
+    try:
+        raw = await asyncio.wait_for(
+            websocket.receive_text(), timeout=settings.ws_auth_timeout_seconds
+        )
+    except TimeoutError:
+        await websocket.close(protocol.CLOSE_AUTH_TIMEOUT, "authenticate within the timeout")
+        return None
+    except (WebSocketDisconnect, RuntimeError, KeyError):
+        return None
+    try:
+        message = protocol.parse(raw)
+    except ValueError:
+        message = None
+    if not isinstance(message, protocol.Auth):
+        await websocket.close(protocol.CLOSE_PROTOCOL_ERROR, "first message must be auth")
+        return None
+    principal = await hub.reads.principal(message.token)
+    if principal is None:
+        await websocket.close(protocol.CLOSE_AUTH_FAILED, "invalid or expired token")
+    return principal
+
+
+async def _receive(hub: Hub, connection: Connection) -> None:
+    websocket, limit = connection.websocket, hub.settings.ws_max_message_bytes
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        raw = message.get("text")
+        if raw is None or len(raw) > limit:
+            connection.enqueue(
+                protocol.frame("error", code="bad_message", detail="send JSON text frames")
+            )
+            continue
+        try:
+            parsed = protocol.parse(raw)
+        except (ValidationError, ValueError) as exc:
+            detail = str(exc).splitlines()[0][:200]
+            connection.enqueue(protocol.frame("error", code="bad_message", detail=detail))
+            continue
+        if isinstance(parsed, protocol.Subscribe):
+            await hub.subscribe(connection, parsed.board_id, parsed.since)
+        elif isinstance(parsed, protocol.Unsubscribe):
+            await hub.leave(connection, parsed.board_id)
+            connection.enqueue(
+                protocol.frame("unsubscribed", board_id=str(parsed.board_id), reason="requested")
+            )
+        elif isinstance(parsed, protocol.Ping):
+            connection.enqueue(protocol.frame("pong", id=parsed.id))
+        else:
+            connection.enqueue(protocol.frame("error", code="already_authenticated"))
