@@ -29,7 +29,7 @@ async def register(uow: UnitOfWork, *, data: Registration, hashing: PasswordHash
         uow,
         email=str(data.email),
         display_name=data.display_name,
-        password_hash=hashing.hash(data.password),
+        password_hash=await hashing.hash(data.password),
         time_zone=data.time_zone,
     )
 
@@ -38,7 +38,7 @@ async def login(
     uow: UnitOfWork, *, email: str, password: str, hashing: PasswordHashing, settings: Settings
 ) -> TokenPair:
     user = await users_repository.get_by_email(uow.session, email)
-    if not hashing.verify(user.password_hash if user else None, password) or user is None:
+    if not await hashing.verify(user.password_hash if user else None, password) or user is None:
         raise InvalidCredentials()
     return await _issue(uow, user=user, family_id=uuid.uuid4(), settings=settings)
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     access_cookie_name: str = "taskboard_access"
     password_hash_time_cost: int = Field(3, ge=1, le=20)
     password_hash_memory_kib: int = Field(65_536, ge=64, le=1_048_576)
+    password_hash_concurrency: int = Field(
+        2, ge=1, le=64, description="password hashes computed at once (off the event loop)"
+    )
 
     rate_limit_auth_per_ip: int = Field(30, ge=1, description="login/register per IP per window")
     rate_limit_auth_per_account: int = Field(10, ge=1, description="logins per account per window")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -20,18 +21,29 @@ ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105
 
 
 class PasswordHashing:
+    """Argon2 hashing off the event loop: a hash takes tens of milliseconds of CPU, and on the
+    loop a burst of logins stalled every request and socket of the process. At most
+    `password_hash_concurrency` run at once (argon2 releases the GIL); the rest wait their
+    turn without blocking anything else."""
+
     def __init__(self, settings: Settings) -> None:
         self._hasher = PasswordHasher(
             time_cost=settings.password_hash_time_cost,
             memory_cost=settings.password_hash_memory_kib,
         )
+        self._slots = asyncio.Semaphore(settings.password_hash_concurrency)
         # Verifying against this keeps unknown-email logins as slow as wrong-password ones.
         self._dummy = self._hasher.hash(secrets.token_hex(16))
 
-    def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+    async def hash(self, password: str) -> str:
+        async with self._slots:
+            return await asyncio.to_thread(self._hasher.hash, password)
 
-    def verify(self, password_hash: str | None, password: str) -> bool:
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        async with self._slots:
+            return await asyncio.to_thread(self._verify, password_hash, password)
+
+    def _verify(self, password_hash: str | None, password: str) -> bool:
         try:
             return self._hasher.verify(password_hash or self._dummy, password) and bool(
                 password_hash

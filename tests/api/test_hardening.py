@@ -1,0 +1,78 @@
+"""Hardening (issue 8): inputs and loads that once answered 500 or stalled the process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from taskboard.core.config import Settings
+from taskboard.core.security import PasswordHashing
+from tests.helpers import ApiClient
+
+
+@pytest.mark.parametrize("header", ['"²"', '"³"', 'W/"¹"', '"1²"'])
+async def test_non_ascii_digits_in_if_match_are_a_422_naming_the_header(
+    api: ApiClient, header: str
+) -> None:
+    owner = await api.user("owner")
+    board = await api.board(owner)
+    task = await api.task(board["id"], owner)
+    raw = header.encode("latin-1")  # what a client puts on the wire
+    for method, path, body in (
+        ("PATCH", f"/api/v1/tasks/{task['id']}", {"title": "x"}),
+        ("POST", f"/api/v1/tasks/{task['id']}/move", {"status": "done"}),
+    ):
+        response = await api.request(
+            method, path, json=body, headers={**owner.headers, "If-Match": raw}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "If-Match"
+
+
+async def test_if_match_star_means_any_current_version(api: ApiClient) -> None:
+    owner = await api.user("owner")
+    board = await api.board(owner)
+    task = await api.task(board["id"], owner)
+    url = f"/api/v1/tasks/{task['id']}"
+    renamed = await api.request(
+        "PATCH", url, json={"title": "y"}, headers={**owner.headers, "If-Match": "*"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["version"] == task["version"] + 1
+    moved = await api.request(
+        "POST", f"{url}/move", json={"status": "done"}, headers={**owner.headers, "If-Match": "*"}
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "done"
+
+
+async def test_password_hashing_leaves_the_event_loop_free(settings: Settings) -> None:
+    """Production cost (time 3, 64 MiB): while hashes run, other coroutines keep running."""
+    hashing = PasswordHashing(
+        settings.model_copy(
+            update={"password_hash_time_cost": 3, "password_hash_memory_kib": 65_536}
+        )
+    )
+    ticks = 0
+    hashing_done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not hashing_done.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    started = ticks
+    hashed = await hashing.hash("correct horse")
+    results = await asyncio.gather(
+        *(hashing.verify(hashed, "correct horse") for _ in range(3)),
+        hashing.verify(None, "unknown account"),
+    )
+    hashing_done.set()
+    await ticking
+    assert results == [True, True, True, False]
+    # On the loop, each hash would have run without a single tick in between.
+    assert ticks - started > 5
