@@ -76,3 +76,41 @@ async def test_password_hashing_leaves_the_event_loop_free(settings: Settings) -
     assert results == [True, True, True, False]
     # On the loop, each hash would have run without a single tick in between.
     assert ticks - started > 5
+
+
+async def test_no_comments_on_deleted_tasks_or_replies_to_deleted_comments(
+    api: ApiClient,
+) -> None:
+    owner = await api.user("owner")
+    board = await api.board(owner)
+    task = await api.task(board["id"], owner)
+    comments = f"/api/v1/tasks/{task['id']}/comments"
+    root = await api.request("POST", comments, json={"body": "Root"}, headers=owner.headers)
+    assert root.status_code == 201
+    gone = await api.request(
+        "DELETE", f"/api/v1/comments/{root.json()['id']}", headers=owner.headers
+    )
+    assert gone.status_code == 204
+    reply = await api.request(
+        "POST",
+        comments,
+        json={"body": "to nothing", "parent_id": root.json()["id"]},
+        headers=owner.headers,
+    )
+    assert reply.status_code == 422
+    assert reply.json()["errors"] == [
+        {"field": "parent_id", "rule": "live", "message": "must not be a deleted comment"}
+    ]
+    trashed = await api.request("DELETE", f"/api/v1/tasks/{task['id']}", headers=owner.headers)
+    assert trashed.status_code == 204
+    on_trash = await api.request("POST", comments, json={"body": "late"}, headers=owner.headers)
+    assert on_trash.status_code == 409
+    assert on_trash.json()["type"].endswith("task-deleted")
+    restored = await api.request(
+        "POST", f"/api/v1/tasks/{task['id']}/restore", headers=owner.headers
+    )
+    assert restored.status_code == 200
+    again = await api.request("POST", comments, json={"body": "back"}, headers=owner.headers)
+    assert again.status_code == 201
+    listing = (await api.request("GET", comments, headers=owner.headers)).json()
+    assert [c["body"] for c in listing] == ["", "back"]

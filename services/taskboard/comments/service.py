@@ -14,7 +14,7 @@ from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.events import log as events
 from taskboard.tasks import repository as tasks_repository
-from taskboard.tasks.errors import TaskNotFound
+from taskboard.tasks.errors import TaskDeleted, TaskNotFound
 
 
 async def _task_board(
@@ -48,11 +48,17 @@ async def create(
     uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, data: CommentCreate
 ) -> CommentRead:
     board_id = await _task_board(uow, principal, task_id, "member")
+    if await tasks_repository.is_deleted(uow.session, task_id):
+        raise TaskDeleted("The task is in the trash; restore it to comment on it")
     if data.parent_id is not None:
         parent = await uow.session.get(Comment, data.parent_id)
         if parent is None or parent.task_id != task_id:
             raise ValidationFailed(
                 fields=[FieldProblem("parent_id", "same_task", "must be a comment on this task")]
+            )
+        if parent.deleted_at is not None:
+            raise ValidationFailed(
+                fields=[FieldProblem("parent_id", "live", "must not be a deleted comment")]
             )
     now = utcnow()
     comment = Comment(

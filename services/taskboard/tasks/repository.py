@@ -131,6 +131,11 @@ async def board_of(session: AsyncSession, task_id: uuid.UUID) -> uuid.UUID | Non
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def is_deleted(session: AsyncSession, task_id: uuid.UUID) -> bool:
+    stmt = select(Task.deleted_at.is_not(None)).where(Task.id == task_id)
+    return bool((await session.execute(stmt)).scalar_one_or_none())
+
+
 async def get_fresh(session: AsyncSession, task_id: uuid.UUID) -> Task | None:
     stmt = select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
