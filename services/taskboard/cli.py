@@ -60,7 +60,7 @@ def cmd_api(args: argparse.Namespace) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host or settings.host}:{args.port or settings.port}")
             self.cfg.set("workers", settings.web_concurrency)
-            self.cfg.set("worker_class", "uvicorn_worker.UvicornWorker")
+            self.cfg.set("worker_class", "taskboard.api.worker.ApiWorker")
             self.cfg.set("graceful_timeout", settings.graceful_timeout_seconds)
             self.cfg.set("timeout", 60)
             self.cfg.set("keepalive", 75)
@@ -132,6 +132,8 @@ def _serve(app: object, *, host: str, port: int, settings: Settings) -> None:
     On SIGTERM it stops accepting, closes WebSockets with 1012 and drains within the grace."""
     import uvicorn
 
+    from taskboard.api.worker import uvicorn_options
+
     # uvicorn re-raises the signal after its graceful shutdown, restoring the handler it found;
     # with the default one SIGTERM would kill us before `up` stops its embedded servers.
     signal.signal(signal.SIGTERM, lambda *_: None)
@@ -145,6 +147,7 @@ def _serve(app: object, *, host: str, port: int, settings: Settings) -> None:
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=settings.graceful_timeout_seconds,
+        **uvicorn_options(),
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from taskboard.core.config import Settings
 from taskboard.core.security import PasswordHashing
-from tests.helpers import ApiClient
+from tests.helpers import PASSWORD, ApiClient
 
 
 @pytest.mark.parametrize("header", ['"²"', '"³"', 'W/"¹"', '"1²"'])
@@ -114,3 +114,27 @@ async def test_no_comments_on_deleted_tasks_or_replies_to_deleted_comments(
     assert again.status_code == 201
     listing = (await api.request("GET", comments, headers=owner.headers)).json()
     assert [c["body"] for c in listing] == ["", "back"]
+
+
+async def test_security_headers_and_no_store_on_token_responses(api: ApiClient) -> None:
+    owner = await api.user("owner")
+    boards = await api.request("GET", "/api/v1/boards", headers=owner.headers)
+    login = await api.request(
+        "POST", "/api/v1/auth/login", json={"email": owner.email, "password": PASSWORD}
+    )
+    missing = await api.request("GET", "/api/v1/nothing-here")
+    for response in (boards, login, missing):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        # Plain HTTP here: HSTS over HTTP is meaningless and is not sent.
+        assert "strict-transport-security" not in response.headers
+    assert login.status_code == 200
+    assert login.headers["cache-control"] == "no-store"
+    assert "no-store" not in boards.headers.get("cache-control", "")
+
+
+async def test_hsts_when_the_request_came_over_tls(api: ApiClient) -> None:
+    response = await api.request("GET", "https://testserver/healthz")
+    assert response.status_code == 200
+    assert response.headers["strict-transport-security"].startswith("max-age=")

@@ -9,7 +9,11 @@ from fastapi.routing import APIRouter
 
 from taskboard import __version__
 from taskboard.api import problems
-from taskboard.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from taskboard.api.middleware import (
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+    SecurityHeadersMiddleware,
+)
 from taskboard.auth.routes import me_router
 from taskboard.auth.routes import router as auth_router
 from taskboard.boards.routes import columns_router as board_columns_router
@@ -66,6 +70,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api_router())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, no_store_prefix="/api/v1/auth/")
     app.add_middleware(MetricsMiddleware)
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: request metrics and access logs by route template, and a body cap."""
+"""Pure-ASGI middleware: request metrics and access logs by route template, a body cap, and
+the security headers every response carries."""
 
 from __future__ import annotations
 
@@ -136,3 +137,43 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+_ALWAYS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+class SecurityHeadersMiddleware:
+    """nosniff, no framing, no referrer on every response; HSTS when the request came over
+    TLS (directly, or from a trusted proxy's X-Forwarded-Proto); `no-store` where tokens are
+    issued, so no cache keeps them. A header the route set itself is left alone."""
+
+    def __init__(self, app: ASGIApp, *, no_store_prefix: str) -> None:
+        self.app = app
+        self.no_store_prefix = no_store_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = list(_ALWAYS)
+        if scope.get("scheme") == "https":
+            extra.append(_HSTS)
+        if scope.get("path", "").startswith(self.no_store_prefix):
+            extra.append(_NO_STORE)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in extra if n not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65_535)
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For/-Proto are believed (comma-separated "
+        "addresses or CIDRs, * for any); empty: none, the peer address is the client",
+    )
     web_concurrency: int = Field(2, ge=1, le=64)
     graceful_timeout_seconds: int = Field(25, ge=1)
 
