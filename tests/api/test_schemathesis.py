@@ -3,12 +3,13 @@ sent (the `not_a_server_error` check), with a real Bearer token and real ids in 
 
 How it runs: schemathesis' ASGI transport (starlette's TestClient) would call the app on its own
 event loop in another thread, where the session's asyncpg engine cannot be used; and
-`schema.parametrize()` does not mix with the suite's async fixtures. So each operation is one
-async test: schemathesis' hypothesis strategy for the operation (`operation.as_strategy()`,
+`schema.parametrize()` does not mix with the suite's async fixtures. So one async test takes
+the operations in turn: schemathesis' hypothesis strategy for each (`operation.as_strategy()`,
 positive and negative data) is drawn into a list by a small synchronous `@given` function, and
 the cases are then sent through the suite's own `api` client (httpx over ASGITransport, on the
-session loop, inside the per-test rolled-back transaction), and each response is validated with
-`case.validate_response(..., checks=[not_a_server_error])`.
+session loop, inside the test's rolled-back transaction), and each response is validated with
+`case.validate_response(..., checks=[not_a_server_error])`. The same test then checks the run's
+size (operations, cases, 2xx answers), so no other test's state, order or selection matters.
 
 Path parameters: two cases in three get the ids of a real board/task/column/label/comment/member
 the caller may act on, so requests reach the services and PostgreSQL; the rest keep whatever
@@ -58,8 +59,6 @@ def _collected_operations() -> list[str]:
 
 
 OPERATIONS = _collected_operations()
-_totals: dict[str, int] = {"operations": 0, "cases": 0, "real_ids": 0, "2xx": 0}
-_per_operation: dict[str, dict[int, int]] = {}
 
 
 @dataclass
@@ -159,16 +158,18 @@ async def test_every_served_operation_is_fuzzed(api: ApiClient) -> None:
     assert len(OPERATIONS) >= MIN_OPERATIONS
 
 
-@pytest.mark.parametrize("operation_id", OPERATIONS)
-async def test_operation_never_answers_5xx(api: ApiClient, schema: Any, operation_id: str) -> None:
+async def fuzz(
+    api: ApiClient, schema: Any, operation_id: str, totals: dict[str, int]
+) -> tuple[dict[int, int], list[str]]:
+    """Send one operation's cases; its statuses (counted into `totals` too) and 5xx reports."""
     method, path = operation_id.split(" ", 1)
     operation = schema[path][method]
     world = await World.build(api, await api.user("owner"), await api.user("member"))
     cases = draw_cases(operation, GenerationMode.POSITIVE, POSITIVE_CASES) + draw_cases(
         operation, GenerationMode.NEGATIVE, NEGATIVE_CASES
     )
-    assert cases
-    sent = 0
+    assert cases, f"{operation_id}: no case drawn"
+    statuses: dict[int, int] = {}
     server_errors: list[str] = []
     for index, case in enumerate(cases):
         real_ids = index % 3 != 2 and bool(case.path_parameters)
@@ -176,38 +177,42 @@ async def test_operation_never_answers_5xx(api: ApiClient, schema: Any, operatio
             case.path_parameters = {
                 name: world.ids.get(name, value) for name, value in case.path_parameters.items()
             }
-            _totals["real_ids"] += 1
+            totals["real_ids"] += 1
         request = to_httpx(case.as_transport_kwargs(base_url="http://testserver"))
         request["headers"]["Authorization"] = world.owner.headers["Authorization"]
         try:
             response = await api.http.request(**request)
         except (httpx.InvalidURL, httpx.LocalProtocolError, UnicodeEncodeError):
             continue  # a header/URL no HTTP client can send: nothing reached the app
-        sent += 1
-        _totals["cases"] += 1
+        totals["cases"] += 1
         status_class = f"{response.status_code // 100}xx"
-        _totals[status_class] = _totals.get(status_class, 0) + 1
-        statuses = _per_operation.setdefault(operation_id, {})
+        totals[status_class] = totals.get(status_class, 0) + 1
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         try:
             case.validate_response(response, checks=[not_a_server_error])
         except FailureGroup as failure:
-            server_errors.append(f"{failure}\n{response.text[:500]}")
+            server_errors.append(f"{operation_id}: {failure}\n{response.text[:500]}")
         if (method == "DELETE" and response.status_code == 204) or response.status_code == 403:
             await world.refresh(api)  # what the next cases point at must exist again
-    _totals["operations"] += 1
-    assert sent, "no case could be sent"
-    assert not server_errors, "\n\n".join(server_errors[:3])
+    assert statuses, f"{operation_id}: no case could be sent"
+    totals["operations"] += 1
+    return statuses, server_errors
 
 
-def test_schemathesis_ran_many_operations_and_cases() -> None:
-    """Runs after the operations (file order; the suite runs with -p no:randomly) and judges
-    only a complete run in this process (not a -k selection, not an xdist worker's share)."""
-    if _totals["operations"] < len(OPERATIONS):
-        pytest.skip(f"only {_totals['operations']}/{len(OPERATIONS)} operations ran here")
-    print(f"schemathesis: {len(OPERATIONS)} operations in the schema; ran {_totals}")
-    for operation_id, statuses in _per_operation.items():
+async def test_no_operation_answers_5xx(api: ApiClient, schema: Any) -> None:
+    """Every operation in turn, each against a world of its own; then the run's size is
+    checked here, so that a -k selection or an xdist split can never leave it unchecked."""
+    totals: dict[str, int] = {"operations": 0, "cases": 0, "real_ids": 0, "2xx": 0}
+    server_errors: list[str] = []
+    print(f"schemathesis: {len(OPERATIONS)} operations in the schema")
+    for operation_id in OPERATIONS:
+        statuses, errors = await fuzz(api, schema, operation_id, totals)
+        server_errors += errors
         print(f"  {operation_id}: {dict(sorted(statuses.items()))}")
-    assert len(OPERATIONS) >= MIN_OPERATIONS
-    assert _totals["cases"] >= MIN_OPERATIONS * (POSITIVE_CASES + NEGATIVE_CASES) // 2, _totals
-    assert _totals["2xx"] >= MIN_OPERATIONS, _totals  # real ids reach the services
+    print(f"schemathesis ran {totals}")
+    assert not server_errors, f"{len(server_errors)} 5xx answers:\n\n" + "\n\n".join(
+        server_errors[:3]
+    )
+    assert totals["operations"] == len(OPERATIONS) >= MIN_OPERATIONS, totals
+    assert totals["cases"] >= MIN_OPERATIONS * (POSITIVE_CASES + NEGATIVE_CASES) // 2, totals
+    assert totals["2xx"] >= MIN_OPERATIONS, totals  # real ids reach the services
