@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -89,7 +90,16 @@ async def test_cookie_authenticates_and_bad_cookie_is_cleared(api: ApiClient) ->
 async def test_expired_and_forged_tokens_are_401(api: ApiClient, settings: Settings) -> None:
     alice = await api.user("alice")
     past = datetime.now(UTC) - timedelta(minutes=1)
-    base = {"sub": alice.id, "aud": ACCESS_TOKEN_AUDIENCE, "role": "user"}
+    base = {"sub": alice.id, "sid": str(uuid.uuid4()), "aud": ACCESS_TOKEN_AUDIENCE, "role": "user"}
+    valid = jwt.encode(
+        {**base, "exp": past + timedelta(hours=1)},
+        settings.secret_key.get_secret_value(),
+        ACCESS_TOKEN_ALGORITHM,
+    )
+    # The same claims, correctly signed and unexpired, are accepted: each refusal below is
+    # for its one defect.
+    me = await api.request("GET", f"{API}/me", headers={"Authorization": f"Bearer {valid}"})
+    assert me.status_code == 200, me.text
     expired = jwt.encode(
         {**base, "exp": past}, settings.secret_key.get_secret_value(), ACCESS_TOKEN_ALGORITHM
     )

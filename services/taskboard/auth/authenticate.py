@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from taskboard.auth import sessions
 from taskboard.auth.errors import InvalidToken
 from taskboard.auth.principal import Principal
 from taskboard.core.db import UnitOfWork
@@ -12,11 +13,29 @@ from taskboard.users import repository as users_repository
 from taskboard.users import service as users_service
 
 
+async def own_token_principal(token: str, resources: Resources) -> Principal | None:
+    """The caller of one of our access tokens, without the database; None when the token is
+    not ours (or is malformed or expired). Raises InvalidToken for an ended session."""
+    claims = decode_access_token(resources.settings, token)
+    if claims is None:
+        return None
+    if claims.session_id is not None and await sessions.is_ended(
+        resources.redis, claims.session_id
+    ):
+        raise InvalidToken("This session has ended; sign in again")
+    return Principal(
+        user_id=claims.user_id,
+        site_role=claims.site_role,
+        session_id=claims.session_id,
+        expires_at=claims.expires_at,
+    )
+
+
 async def authenticate_token(token: str, uow: UnitOfWork, resources: Resources) -> Principal:
     """Our own access token, else (when one is trusted) an OIDC issuer's; else InvalidToken."""
-    claims = decode_access_token(resources.settings, token)
-    if claims is not None:
-        return Principal(user_id=claims.user_id, site_role=claims.site_role)
+    principal = await own_token_principal(token, resources)
+    if principal is not None:
+        return principal
     verifier: OidcVerifier | None = resources.oidc
     if verifier is not None and verifier.claims_issuer(token) == verifier.issuer:
         identity = await verifier.verify(token)

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from taskboard.auth import service
 from taskboard.auth.deps import CurrentUser
-from taskboard.auth.schemas import Credentials, RefreshRequest, TokenPair
+from taskboard.auth.schemas import Credentials, PasswordChange, RefreshRequest, TokenPair
 from taskboard.core import ratelimit
 from taskboard.core.config import Settings
 from taskboard.routing.deps import RedisDep, Res, SettingsDep, UoW, client_ip
@@ -67,22 +67,53 @@ async def login(
 
 @router.post("/refresh")
 async def refresh(
-    data: RefreshRequest, response: Response, uow: UoW, settings: SettingsDep
+    data: RefreshRequest, response: Response, uow: UoW, settings: SettingsDep, redis: RedisDep
 ) -> TokenPair:
-    tokens = await service.refresh(uow, token=data.refresh_token, settings=settings)
+    tokens = await service.refresh(uow, token=data.refresh_token, settings=settings, redis=redis)
     _set_cookie(response, settings, tokens)
     return tokens
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(data: RefreshRequest, response: Response, uow: UoW, settings: SettingsDep) -> None:
-    await service.logout(uow, token=data.refresh_token)
+async def logout(
+    data: RefreshRequest, response: Response, uow: UoW, settings: SettingsDep, redis: RedisDep
+) -> None:
+    """End this session: its refresh and access tokens stop working and its sockets close."""
+    await service.logout(uow, token=data.refresh_token, settings=settings, redis=redis)
+    response.delete_cookie(settings.access_cookie_name, path="/")
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+async def logout_all(
+    response: Response, uow: UoW, principal: CurrentUser, settings: SettingsDep, redis: RedisDep
+) -> None:
+    """End every session of the account, on every device, this one included."""
+    await service.logout_everywhere(uow, principal, settings=settings, redis=redis)
     response.delete_cookie(settings.access_cookie_name, path="/")
 
 
 @me_router.get("/me")
 async def me(uow: UoW, principal: CurrentUser) -> UserRead:
     return UserRead.model_validate(await users_service.get(uow, principal.user_id))
+
+
+@me_router.post("/me/password")
+async def change_password(
+    data: PasswordChange,
+    response: Response,
+    uow: UoW,
+    principal: CurrentUser,
+    res: Res,
+    redis: RedisDep,
+) -> TokenPair:
+    """Every other session ends; the answer is a new session for the device that asked."""
+    settings = res.settings
+    tokens = await service.change_password(
+        uow, principal, data, hashing=res.hashing, settings=settings, redis=redis
+    )
+    _set_cookie(response, settings, tokens)
+    response.headers["Cache-Control"] = "no-store"
+    return tokens
 
 
 @me_router.patch("/me")

@@ -12,6 +12,11 @@ class Credentials(InputModel):
     password: Text(256, min_length=1)  # type: ignore[valid-type]
 
 
+class PasswordChange(InputModel):
+    current_password: Text(256, min_length=1)  # type: ignore[valid-type]
+    new_password: Text(256, min_length=8)  # type: ignore[valid-type]
+
+
 class RefreshRequest(InputModel):
     refresh_token: Text(200, min_length=1)  # type: ignore[valid-type]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,11 +79,13 @@ class UnitOfWork:
     """One transaction plus what must happen only after it commits.
 
     Services add rows and `flush()`; whoever opened the unit of work commits. `events` are the
-    board events written in this transaction, published to the streams after commit.
+    board events written in this transaction, published to the streams after commit;
+    `after_commit` are other announcements of what committed (ended sessions), run then too.
     """
 
     session: AsyncSession
     events: list[Any] = field(default_factory=list)
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @asynccontextmanager

@@ -59,10 +59,21 @@ async def unit_of_work(resources: Resources) -> AsyncIterator[UnitOfWork]:
     Every writer opens this (a request, an actor, a CLI command), so every writer publishes
     the same way. The relay is the safety net for a crash between commit and publish.
     """
-    async with transaction(resources.sessionmaker) as uow:
-        yield uow
+    try:
+        async with transaction(resources.sessionmaker) as uow:
+            yield uow
+    except BaseException as exc:
+        if getattr(exc, "commits", False):  # an error whose writes stand (core.errors)
+            await _committed(resources, uow)
+        raise
+    await _committed(resources, uow)
+
+
+async def _committed(resources: Resources, uow: UnitOfWork) -> None:
     if uow.events and resources.settings.publish_fast_path:
         await publish_committed(resources, uow.events)
+    for announce in uow.after_commit:
+        await announce()
 
 
 async def publish_committed(resources: Resources, events: Sequence[streams.LoggedEvent]) -> None:

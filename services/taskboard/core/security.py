@@ -57,12 +57,16 @@ class AccessClaims:
     user_id: uuid.UUID
     site_role: str
     expires_at: datetime
+    session_id: uuid.UUID | None = None
 
 
-def issue_access_token(settings: Settings, *, user_id: uuid.UUID, site_role: str) -> str:
+def issue_access_token(
+    settings: Settings, *, user_id: uuid.UUID, site_role: str, session_id: uuid.UUID
+) -> str:
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": str(user_id),
+        "sid": str(session_id),
         "role": site_role,
         "aud": ACCESS_TOKEN_AUDIENCE,
         "iat": now,
@@ -79,12 +83,13 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
             settings.secret_key.get_secret_value(),
             algorithms=[ACCESS_TOKEN_ALGORITHM],
             audience=ACCESS_TOKEN_AUDIENCE,
-            options={"require": ["exp", "sub", "aud"]},
+            options={"require": ["exp", "sub", "aud", "sid"]},
         )
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]),
             site_role=str(claims.get("role", "user")),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            session_id=uuid.UUID(str(claims["sid"])),
         )
     except (jwt.PyJWTError, ValueError, KeyError):
         return None

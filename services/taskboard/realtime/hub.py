@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from taskboard.core.runtime import Resources
 from taskboard.core.streams import StreamEvent
-from taskboard.realtime import consumer, housekeeping, metrics, protocol
+from taskboard.realtime import consumer, housekeeping, metrics, protocol, revocations
 from taskboard.realtime.feeds import BoardFeed
 from taskboard.realtime.presence import Presence
 from taskboard.realtime.reads import Reads
@@ -46,6 +46,11 @@ class Hub:
             )
             self.tasks.append(asyncio.create_task(consume, name=f"consumer-{shard}"))
         self.tasks.append(asyncio.create_task(self.presence.listen(stop), name="presence-listen"))
+        self.tasks.append(
+            asyncio.create_task(
+                revocations.listen(redis, self.connections, stop), name="sessions-listen"
+            )
+        )
         upkeep = housekeeping.run(redis, settings, self.presence, self.connections, stop)
         self.tasks.append(asyncio.create_task(upkeep, name="housekeeping"))
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 import uuid
 
 from taskboard.access import repository as access
-from taskboard.auth.authenticate import authenticate_token
+from taskboard.auth.authenticate import authenticate_token, own_token_principal
 from taskboard.auth.principal import Principal
 from taskboard.core.errors import TaskboardError
 from taskboard.core.runtime import Resources, unit_of_work
-from taskboard.core.security import decode_access_token
 from taskboard.core.streams import StreamEvent
 from taskboard.events import log as event_log
 
@@ -38,12 +37,10 @@ class Reads:
 
     async def principal(self, token: str) -> Principal | None:
         """Who a token names: our own tokens need no database; a trusted issuer's may."""
-        claims = decode_access_token(self.resources.settings, token)
-        if claims is not None:
-            return Principal(user_id=claims.user_id, site_role=claims.site_role)
-        if self.resources.oidc is None:
-            return None
         try:
+            principal = await own_token_principal(token, self.resources)
+            if principal is not None or self.resources.oidc is None:
+                return principal
             async with unit_of_work(self.resources) as uow:
                 return await authenticate_token(token, uow, self.resources)
         except TaskboardError:

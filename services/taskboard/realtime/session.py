@@ -22,14 +22,14 @@ async def serve(hub: Hub, websocket: WebSocket) -> None:
     settings = hub.settings
     connection = Connection(
         websocket,
-        principal.user_id,
+        principal,
         settings.ws_send_queue_size,
         send_timeout=settings.ws_send_timeout_seconds,
     )
     hub.connections.add(connection)
     metrics.CONNECTIONS.inc()
     try:
-        await connection.send_now(protocol.frame("authenticated", user_id=str(principal.user_id)))
+        await connection.send_now(_authenticated(principal))
         await _receive(hub, connection)
     except (WebSocketDisconnect, RuntimeError):
         pass
@@ -39,6 +39,11 @@ async def serve(hub: Hub, websocket: WebSocket) -> None:
         await connection.stop()
         for board_id in list(connection.subscriptions):
             await hub.leave(connection, board_id)
+
+
+def _authenticated(principal: Principal) -> str:
+    expires = principal.expires_at.isoformat() if principal.expires_at else None
+    return protocol.frame("authenticated", user_id=str(principal.user_id), expires_at=expires)
 
 
 async def _handshake(hub: Hub, websocket: WebSocket) -> Principal | None:
@@ -99,4 +104,17 @@ async def _receive(hub: Hub, connection: Connection) -> None:
         elif isinstance(parsed, protocol.Ping):
             connection.enqueue(protocol.frame("pong", id=parsed.id))
         else:
-            connection.enqueue(protocol.frame("error", code="already_authenticated"))
+            await _reauthenticate(hub, connection, parsed.token)
+
+
+async def _reauthenticate(hub: Hub, connection: Connection, token: str) -> None:
+    """A fresh token before the old one expires keeps the socket open; a bad one closes it."""
+    principal = await hub.reads.principal(token)
+    if principal is None:
+        connection.kick(protocol.CLOSE_AUTH_FAILED, "invalid or expired token")
+    elif not connection.reauthenticate(principal):
+        connection.enqueue(
+            protocol.frame("error", code="wrong_user", detail="a socket keeps its user")
+        )
+    else:
+        connection.enqueue(_authenticated(principal))

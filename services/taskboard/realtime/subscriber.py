@@ -16,9 +16,11 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from taskboard.auth.principal import Principal
 from taskboard.realtime import metrics, protocol
 
 log = logging.getLogger("taskboard.realtime")
@@ -32,11 +34,19 @@ _closing: set[asyncio.Task[None]] = set()
 
 class Connection:
     def __init__(
-        self, websocket: WebSocket, user_id: uuid.UUID, queue_size: int, *, send_timeout: float
+        self,
+        websocket: WebSocket,
+        principal: Principal,
+        queue_size: int,
+        *,
+        send_timeout: float,
     ) -> None:
         self.id = secrets.token_hex(6)
         self.websocket = websocket
-        self.user_id = user_id
+        self.user_id = principal.user_id
+        self.session_id = principal.session_id
+        self._expiry: asyncio.TimerHandle | None = None
+        self.expire_at(principal.expires_at)
         # A bare deque, not asyncio.Queue: nothing waits on it (the sender exits when it runs
         # dry), and four deques per idle socket add up at ten thousand sockets.
         self.queue: deque[Item] = deque()
@@ -47,6 +57,25 @@ class Connection:
         self.closing = False
         self.sender: asyncio.Task[None] | None = None
         self.wakeup: asyncio.Event | None = None  # exists while a sender does
+
+    def expire_at(self, moment: datetime | None) -> None:
+        """Close the socket when its token expires, unless a fresh `auth` moves this on."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if moment is not None:
+            delay = max(0.0, (moment - datetime.now(UTC)).total_seconds())
+            self._expiry = asyncio.get_running_loop().call_later(
+                delay, self.kick, protocol.CLOSE_TOKEN_EXPIRED, "token expired; authenticate again"
+            )
+
+    def reauthenticate(self, principal: Principal) -> bool:
+        """A fresh token on the open socket: same user only. Its session is the new one."""
+        if principal.user_id != self.user_id:
+            return False
+        self.session_id = principal.session_id
+        self.expire_at(principal.expires_at)
+        return True
 
     def enqueue(self, text: str, ts: float | None = None) -> None:
         if self.closing:
@@ -132,6 +161,7 @@ class Connection:
 
     async def stop(self) -> None:
         self.closing = True
+        self.expire_at(None)
         if self.sender is not None:
             self.sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

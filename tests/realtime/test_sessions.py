@@ -1,0 +1,111 @@
+"""A socket lives no longer than its session: logout (on any api pod) closes it on every
+realtime pod with 4003, and an expired token closes it with 4004 unless the client sent a
+fresh one first."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import websockets
+
+from taskboard.core.security import ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_AUDIENCE
+from tests.conftest import TEST_SECRET
+from tests.realtime.cluster import WsClient
+from tests.realtime.conftest import Cluster
+
+API = "/api/v1"
+PASSWORD = "password123"
+
+
+async def _register(http: httpx.AsyncClient, cluster: Cluster) -> tuple[str, str]:
+    email = f"sessions-{time.monotonic_ns()}@example.com"
+    created = await http.post(
+        f"{cluster.api1.http}{API}/auth/register",
+        json={"email": email, "password": PASSWORD, "display_name": "S"},
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"], email
+
+
+async def _login(http: httpx.AsyncClient, cluster: Cluster, email: str) -> dict[str, Any]:
+    login = await http.post(
+        f"{cluster.api2.http}{API}/auth/login", json={"email": email, "password": PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    tokens: dict[str, Any] = login.json()
+    return tokens
+
+
+async def test_logout_closes_that_sessions_sockets_on_every_pod(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        _, email = await _register(http, cluster)
+        laptop, phone = await _login(http, cluster, email), await _login(http, cluster, email)
+        on_rt1 = WsClient(cluster.rt1.ws, laptop["access_token"])
+        on_rt2 = WsClient(cluster.rt2.ws, laptop["access_token"])
+        other_session = WsClient(cluster.rt2.ws, phone["access_token"])
+        for client in (on_rt1, on_rt2, other_session):
+            await client.connect()
+        out = await http.post(
+            f"{cluster.api1.http}{API}/auth/logout",
+            json={"refresh_token": laptop["refresh_token"]},
+        )
+        assert out.status_code == 204
+        assert await on_rt1.wait_closed() == 4003
+        assert await on_rt2.wait_closed() == 4003
+        # The phone's session is untouched: its socket still answers.
+        await other_session.send(type="ping", id="still-here")
+        pong = await other_session.wait_for(lambda f: f["type"] == "pong")
+        assert pong["id"] == "still-here"
+        assert other_session.close_code is None
+        # A new socket with the ended session's token is refused.
+        async with websockets.connect(cluster.rt1.ws) as refused:
+            await refused.send(json.dumps({"type": "auth", "token": laptop["access_token"]}))
+            with pytest.raises(websockets.ConnectionClosed):
+                await refused.recv()
+            assert refused.close_code == 4001
+        await other_session.close()
+
+
+def _token(user_id: str, expires_in: float) -> str:
+    claims = {
+        "sub": user_id,
+        "sid": str(uuid.uuid4()),
+        "aud": ACCESS_TOKEN_AUDIENCE,
+        "role": "user",
+        "exp": datetime.now(UTC) + timedelta(seconds=expires_in),
+    }
+    return jwt.encode(claims, TEST_SECRET, ACCESS_TOKEN_ALGORITHM)
+
+
+async def test_an_expired_token_closes_its_socket_unless_renewed(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        user_id, email = await _register(http, cluster)
+        fresh = (await _login(http, cluster, email))["access_token"]
+    lapsing = WsClient(cluster.rt1.ws, _token(user_id, 3))
+    renewed = WsClient(cluster.rt1.ws, _token(user_id, 3))
+    await lapsing.connect()
+    await renewed.connect()
+    await renewed.send(type="auth", token=fresh)
+    again = await renewed.wait_for(lambda f: f["type"] == "authenticated")
+    assert datetime.fromisoformat(again["expires_at"]) > datetime.now(UTC) + timedelta(minutes=1)
+    assert await lapsing.wait_closed(timeout=30) == 4004
+    # Well past the first token's expiry, the renewed socket still answers.
+    await renewed.send(type="ping", id="after-expiry")
+    pong = await renewed.wait_for(lambda f: f["type"] == "pong" and f["id"] == "after-expiry")
+    assert pong["id"] == "after-expiry"
+    assert renewed.close_code is None
+    # Someone else's token cannot take a socket over.
+    async with httpx.AsyncClient(timeout=30) as http:
+        _, other_email = await _register(http, cluster)
+        intruder = (await _login(http, cluster, other_email))["access_token"]
+    await renewed.send(type="auth", token=intruder)
+    refused = await renewed.wait_for(lambda f: f["type"] == "error")
+    assert refused["code"] == "wrong_user"
+    await renewed.close()
