@@ -19,123 +19,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import gc
 import json
 import multiprocessing
-import os
-import platform
-import resource
 import secrets
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
 
-from taskboard.embedded.servers import EmbeddedPostgres, EmbeddedRedis, free_port
+from benchkit.host import machine_summary, process_cpu_seconds, rss_kib
+from benchkit.stats import percentile
+from realtime.subscribers import subscriber_process
+from realtime.system import System, raise_fd_limit, system
 
 API = "/api/v1"
-
-
-# ---------------------------------------------------------------- the system under test
-
-
-@dataclass
-class System:
-    env: dict[str, str]
-    api: str
-    realtime_ws: str
-    realtime_pid: int
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-
-def _raise_fd_limit() -> None:
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _spawn(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "taskboard.cli", kind, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_raise_fd_limit,
-    )
-
-
-def _wait_ready(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready")
-
-
-@contextlib.contextmanager
-def system(api_workers: int) -> Any:
-    base = Path(tempfile.mkdtemp(prefix="bench-rt-"))
-    pg = EmbeddedPostgres(base / "pg")
-    redis = EmbeddedRedis(base / "redis", persistent=False)
-    pg.start()
-    redis.start()
-    env = {
-        **os.environ,
-        "TASKBOARD_DATABASE_URL": pg.url,
-        "TASKBOARD_REDIS_URL": redis.url,
-        "TASKBOARD_SECRET_KEY": secrets.token_urlsafe(48),
-        "TASKBOARD_WEB_CONCURRENCY": str(api_workers),
-        "TASKBOARD_PASSWORD_HASH_TIME_COST": "1",
-        "TASKBOARD_RATE_LIMIT_AUTH_PER_IP": "1000000",
-        "TASKBOARD_LOG_LEVEL": "WARNING",
-        "TASKBOARD_DB_POOL_SIZE": "20",
-        "TASKBOARD_WS_SEND_QUEUE_SIZE": "5000",
-    }
-    subprocess.run([sys.executable, "-m", "taskboard.cli", "migrate"], env=env, check=True)
-    ports = {kind: free_port() for kind in ("api", "realtime", "relay")}
-    procs = [_spawn(kind, port, env) for kind, port in ports.items()]
-    try:
-        for port in ports.values():
-            _wait_ready(f"http://127.0.0.1:{port}")
-        yield System(
-            env=env,
-            api=f"http://127.0.0.1:{ports['api']}",
-            realtime_ws=f"ws://127.0.0.1:{ports['realtime']}/ws",
-            realtime_pid=procs[1].pid,
-            processes=procs,
-        )
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        redis.stop()
-        pg.stop(remove_data=True)
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- load
@@ -146,79 +47,6 @@ class Probe:
     http: list[float] = field(default_factory=list)  # the create request itself
     last_write_done: float = 0.0
     write_errors: int = 0
-
-
-async def subscriber(
-    url: str,
-    token: str,
-    board_id: str,
-    out: SubscriberResults,
-    ready: asyncio.Event,
-    stop: asyncio.Event,
-) -> None:
-    async with websockets.connect(url, max_queue=None, ping_interval=None) as ws:
-        await ws.send(json.dumps({"type": "auth", "token": token}))
-        await ws.recv()
-        await ws.send(json.dumps({"type": "subscribe", "board_id": board_id}))
-        ready.set()
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
-            except TimeoutError:
-                continue
-            wall = time.time()
-            # String slicing, not json.loads: at 20,000 frames/s the load generator's own
-            # parsing would dominate what is measured. Titles carry the request's start time
-            # (wall clock: the writer may be another process).
-            at = raw.find('"title":"w')
-            if at < 0:
-                continue
-            title = raw[at + 9 : raw.index('"', at + 10)]
-            out.latencies.append(wall - float(title.split("@", 1)[1]))
-            ts_at = raw.rfind('"ts":"')
-            if ts_at >= 0:
-                ts = raw[ts_at + 6 : raw.index('"', ts_at + 6)]
-                committed = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-                out.after_commit.append(wall - committed)
-            out.frames.value += 1
-
-
-@dataclass
-class SubscriberResults:
-    frames: Any  # a multiprocessing.Value shared with the parent
-    latencies: list[float] = field(default_factory=list)
-    after_commit: list[float] = field(default_factory=list)
-
-
-def subscriber_process(
-    url: str, token: str, boards: list[str], ready: Any, stop: Any, frames: Any, results: Any
-) -> None:
-    """One load-generator process: its share of the subscribers, reported back at the end."""
-
-    async def run() -> None:
-        out = SubscriberResults(frames)
-        local_stop = asyncio.Event()
-        readies = [asyncio.Event() for _ in boards]
-        tasks = []
-        for i, board_id in enumerate(boards):
-            tasks.append(
-                asyncio.create_task(subscriber(url, token, board_id, out, readies[i], local_stop))
-            )
-            if i % 50 == 49:
-                await asyncio.sleep(0.05)
-        await asyncio.gather(*[r.wait() for r in readies])
-        # The generator's own cyclic-GC pauses would show up as latency: keep them out.
-        gc.freeze()
-        gc.disable()
-        ready.set()
-        while not stop.is_set():  # noqa: ASYNC110 - a multiprocessing event, not an asyncio one
-            await asyncio.sleep(0.1)
-        local_stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        results.put((out.latencies, out.after_commit))
-
-    _raise_fd_limit()
-    asyncio.run(run())
 
 
 async def writer(
@@ -273,9 +101,9 @@ async def setup_accounts(http: httpx.AsyncClient, boards: int) -> tuple[str, lis
     return token, board_ids
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else float("nan")
+def ms(values: list[float], pct: float) -> float:
+    """The `pct`-th percentile of `values` (seconds), in milliseconds."""
+    return round(percentile(values, pct) * 1000, 2)
 
 
 async def fanout(
@@ -311,7 +139,7 @@ async def fanout(
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
         probe = Probe()
-        cpu0, t0 = cpu_seconds(sys_.realtime_pid), time.perf_counter()
+        cpu0, t0 = process_cpu_seconds(sys_.realtime_pid), time.perf_counter()
         sent = await writer(http, token, board_ids, rate, duration, probe)
         expected = sent * subscribers // boards
         deadline = time.perf_counter() + 15
@@ -319,7 +147,7 @@ async def fanout(
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - t0
         received = sum(c.value for c in counters)
-        rt_cpu = (cpu_seconds(sys_.realtime_pid) - cpu0) / elapsed
+        rt_cpu = (process_cpu_seconds(sys_.realtime_pid) - cpu0) / elapsed
         stop.set()
         latencies: list[float] = []
         after_commit: list[float] = []
@@ -335,17 +163,17 @@ async def fanout(
         "writes": sent,
         "write_rate_offered": round(sent / duration, 1),
         "write_rate_done": round(sent / (probe.last_write_done - t0), 1),
-        "http_p50_ms": round(pct(probe.http, 0.50), 2),
-        "http_p99_ms": round(pct(probe.http, 0.99), 2),
-        "after_commit_p50_ms": round(pct(after_commit, 0.50), 2),
-        "after_commit_p99_ms": round(pct(after_commit, 0.99), 2),
+        "http_p50_ms": ms(probe.http, 50),
+        "http_p99_ms": ms(probe.http, 99),
+        "after_commit_p50_ms": ms(after_commit, 50),
+        "after_commit_p99_ms": ms(after_commit, 99),
         "write_errors": probe.write_errors,
         "frames_expected": expected,
         "frames_received": received,
         "frames_per_s": round(received / elapsed),
-        "p50_ms": round(pct(latencies, 0.50), 2),
-        "p95_ms": round(pct(latencies, 0.95), 2),
-        "p99_ms": round(pct(latencies, 0.99), 2),
+        "p50_ms": ms(latencies, 50),
+        "p95_ms": ms(latencies, 95),
+        "p99_ms": ms(latencies, 99),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
         "realtime_cpu_cores": round(rt_cpu, 2),
     }
@@ -377,22 +205,6 @@ async def idle(sys_: System, *, connections: int) -> dict[str, Any]:
     }
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-    return (
-        f"{os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=["all", "spread", "hot", "idle"], default="all")
@@ -413,8 +225,8 @@ def main() -> None:
     if args.quick:
         args.subscribers, args.boards, args.duration, args.idle = 100, 10, 5, 500
         args.rates, args.hot_rates = "50", "10"
-    _raise_fd_limit()
-    print(f"machine: {machine()}")
+    raise_fd_limit()
+    print(f"machine: {machine_summary()}")
     print(f"command: {' '.join(sys.argv)}")
     results = []
     with system(args.api_workers) as sys_:

@@ -4,7 +4,6 @@ real HTTP, finishes an in-flight request on SIGTERM, and leaves nothing behind."
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -12,7 +11,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from taskboard.embedded.servers import EmbeddedPostgres, free_port
+from taskboard.embedded.processes import ManagedProcess, free_port, http_ok, taskboard_command
+from taskboard.embedded.servers import EmbeddedPostgres
 
 STARTUP_TIMEOUT = 60.0
 EXIT_TIMEOUT = 30.0
@@ -43,7 +42,7 @@ def clean_env(tmp_path: Path, **variables: str) -> dict[str, str]:
 def run_cli(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     # cwd=tmp_path: no .env file of the checkout is read.
     return subprocess.run(
-        [sys.executable, "-m", "taskboard.cli", *args],
+        taskboard_command(*args),
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -104,40 +103,28 @@ class Up:
     def __init__(self, tmp_path: Path, *options: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.stdout = tmp_path / "up.stdout"
-        self.stderr = tmp_path / "up.stderr"
-        command = [sys.executable, "-m", "taskboard.cli", "up", *(options or ("--ephemeral",))]
-        with self.stdout.open("w") as out, self.stderr.open("w") as err:
-            self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)],
-                env=clean_env(tmp_path, TASKBOARD_GRACEFUL_TIMEOUT_SECONDS="20"),
-                cwd=tmp_path,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # its own process group: see reap()
-            )
+        self.server = ManagedProcess(
+            taskboard_command("up", *(options or ("--ephemeral",)), "--port", str(self.port)),
+            name="`up`",
+            env=clean_env(tmp_path, TASKBOARD_GRACEFUL_TIMEOUT_SECONDS="20"),
+            cwd=tmp_path,
+            stdout=tmp_path / "up.stdout",
+            stderr=tmp_path / "up.stderr",
+            ready=http_ok(f"{self.base_url}/healthz", f"{self.base_url}/readyz"),
+            ready_timeout=STARTUP_TIMEOUT,
+            poll_interval=0.1,
+            stop_timeout=EXIT_TIMEOUT,
+        ).start()  # in its own process group: see reap()
+        self.process = self.server.popen
         self.data_dir: Path | None = None
 
     def output(self) -> str:
-        return f"stdout:\n{self.stdout.read_text()}\nstderr:\n{self.stderr.read_text()[-3000:]}"
+        return f"stdout:\n{self.server.stdout_text()}\nstderr:\n{self.server.stderr_text()[-3000:]}"
 
     def wait_ready(self) -> None:
         """Until /healthz answers and /readyz is 200 (bounded), then note the data dir."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        with httpx.Client(base_url=self.base_url, timeout=2) as http:
-            while True:
-                assert self.process.poll() is None, f"`up` exited early\n{self.output()}"
-                assert time.monotonic() < deadline, f"`up` not ready in time\n{self.output()}"
-                try:
-                    if (
-                        http.get("/healthz").status_code == 200
-                        and http.get("/readyz").status_code == 200
-                    ):
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-        match = re.search(r"data: (\S+)", self.stdout.read_text())
+        self.server.wait_ready()
+        match = re.search(r"data: (\S+)", self.server.stdout_text())
         assert match, f"no 'data: <dir>' in the banner\n{self.output()}"
         self.data_dir = Path(match.group(1))
         assert self.data_dir.is_dir()
@@ -152,19 +139,12 @@ class Up:
 
     def reap(self) -> None:
         """Never let `up` or what it started outlive the test, whatever happened."""
-        if self.process.poll() is None:
-            # SIGINT: uvicorn shuts down, then KeyboardInterrupt runs `up`'s own clean-up.
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        # SIGINT: uvicorn shuts down, then KeyboardInterrupt runs `up`'s own clean-up; past
+        # EXIT_TIMEOUT its process group is SIGKILLed.
+        self.server.stop(sig=signal.SIGINT)
         # Redis is a plain child in `up`'s process group; PostgreSQL (pg_ctl setsid()s it) is
         # stopped through its data dir, wherever the embedded cluster relocated it.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        self.server.kill()
         if self.data_dir is not None:
             postgres = EmbeddedPostgres(self.data_dir / "postgres")
             if postgres.data_dir.exists():

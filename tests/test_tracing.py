@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from taskboard.embedded.servers import free_port
+from taskboard.embedded.processes import ManagedProcess, free_port, http_ok, taskboard_command
 from tests.conftest import TEST_SECRET
 from tests.fixtures.services import ServiceUrls
 
@@ -59,21 +57,8 @@ def collector() -> Iterator[tuple[Collector, str]]:
         server.server_close()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("api did not become ready")
-
-
 def test_api_process_exports_traces_and_logs_trace_ids(
-    service_urls: ServiceUrls, collector: tuple[Collector, str]
+    service_urls: ServiceUrls, collector: tuple[Collector, str], tmp_path: Path
 ) -> None:
     state, endpoint = collector
     port = free_port()
@@ -88,17 +73,18 @@ def test_api_process_exports_traces_and_logs_trace_ids(
         "TASKBOARD_PASSWORD_HASH_MEMORY_KIB": "64",
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "taskboard.cli", "api", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
+    api = ManagedProcess(
+        taskboard_command("api", "--port", str(port)),
+        name="api",
+        env=env,
+        stderr=tmp_path / "api.stderr",  # the JSON log lines
+        ready=http_ok(f"{url}/readyz"),
+        ready_timeout=60,
+        stop_timeout=30,  # then SIGKILL to its process group: the gunicorn workers too
+    ).start()
     try:
-        _wait_ready(url, process)
+        api.wait_ready()
         email = f"trace-{port}@example.com"
         register = httpx.post(
             f"{url}/api/v1/auth/register",
@@ -123,14 +109,9 @@ def test_api_process_exports_traces_and_logs_trace_ids(
         assert any(name.startswith("INSERT") for name in in_trace), in_trace  # SQL spans
         assert any(name in ("EVALSHA", "EVAL") for name in in_trace), in_trace  # Redis spans
     finally:
-        process.terminate()
-        try:
-            _, stderr = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # the gunicorn workers too
-            _, stderr = process.communicate()
-    assert process.returncode == 0, stderr[-2000:]
-    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+        exited = api.stop()
+    assert exited.returncode == 0, exited.stderr[-2000:]
+    logs = [json.loads(line) for line in exited.stderr.splitlines() if line.startswith("{")]
     access = [r for r in logs if r.get("route") == "/api/v1/auth/register"]
     assert access
     assert access[0]["trace_id"] == trace_id

@@ -7,9 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +16,13 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from taskboard.embedded.servers import free_port
+from taskboard.embedded.processes import (
+    ManagedProcess,
+    free_port,
+    http_ok,
+    taskboard_command,
+    wait_all_ready,
+)
 from tests.conftest import TEST_SECRET
 from tests.fixtures.services import ServiceUrls
 
@@ -28,7 +32,11 @@ class Pod:
     kind: str
     name: str
     port: int
-    process: subprocess.Popen[bytes]
+    managed: ManagedProcess
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.managed.popen
 
     @property
     def http(self) -> str:
@@ -40,20 +48,14 @@ class Pod:
 
     def kill(self) -> None:
         """SIGKILL the pod's whole process group: gunicorn's workers outlive a killed master."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
+        self.managed.kill(timeout=10)
 
     def terminate(self, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                raise
-        return int(self.process.returncode)
+        """SIGTERM and its exit status; past `timeout` it is killed and TimeoutExpired raised."""
+        exited = self.managed.stop(timeout=timeout)
+        if exited.killed:
+            raise subprocess.TimeoutExpired(self.managed.command, timeout)
+        return exited.returncode
 
 
 def base_env(urls: ServiceUrls, **extra: str) -> dict[str, str]:
@@ -76,28 +78,21 @@ def base_env(urls: ServiceUrls, **extra: str) -> dict[str, str]:
 
 
 def start(kind: str, name: str, urls: ServiceUrls, **env: str) -> Pod:
+    """Start one pod (output discarded); `wait_ready` waits for it."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "taskboard.cli", kind, "--port", str(port)],
+    process = ManagedProcess(
+        taskboard_command(kind, "--port", str(port)),
+        name=name,
         env=base_env(urls, TASKBOARD_POD_NAME=name, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        ready=http_ok(f"http://127.0.0.1:{port}/readyz"),
+        ready_timeout=90,
     )
-    return Pod(kind, name, port, process)
+    return Pod(kind, name, port, process.start())
 
 
 def wait_ready(pods: list[Pod], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    pending = list(pods)
-    while pending and time.monotonic() < deadline:
-        for pod in list(pending):
-            assert pod.process.poll() is None, f"{pod.name} exited with {pod.process.returncode}"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{pod.http}/readyz", timeout=2).status_code == 200:
-                    pending.remove(pod)
-        time.sleep(0.2)
-    assert not pending, f"not ready: {[p.name for p in pending]}"
+    """Until every pod's /readyz answers 200; fails as soon as one exits."""
+    wait_all_ready([pod.managed for pod in pods], timeout)
 
 
 @dataclass

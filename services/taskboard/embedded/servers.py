@@ -12,13 +12,22 @@ import hashlib
 import os
 import pwd
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from taskboard.embedded.processes import free_port, port_open, stop_process
+
+__all__ = [
+    "EmbeddedPostgres",
+    "EmbeddedRedis",
+    "EmbeddedServerError",
+    "free_port",  # its home is taskboard.embedded.processes; `taskboard up` imports it here
+    "redis_server_binary",
+]
 
 UNPRIVILEGED_USER = os.environ.get("TASKBOARD_EMBEDDED_PG_USER", "nobody")
 
@@ -31,16 +40,11 @@ class EmbeddedServerError(RuntimeError):
         self.detail = detail
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for_port(port: int, timeout: float, what: str) -> None:
+    accepts = port_open(port)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        if accepts():
             return
         time.sleep(0.05)
     raise EmbeddedServerError(f"{what} did not accept connections on port {port} in {timeout}s")
@@ -254,10 +258,5 @@ class EmbeddedRedis:
     def stop(self) -> None:
         if self._process is None:
             return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process, timeout=10)
         self._process = None

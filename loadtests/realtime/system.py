@@ -1,0 +1,91 @@
+"""The system under test: embedded PostgreSQL and Redis in a temp dir, migrations, then
+`taskboard api`, `taskboard realtime` and `taskboard relay` as real processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from taskboard.embedded.processes import (
+    ManagedProcess,
+    free_port,
+    http_ok,
+    stop_all,
+    taskboard_command,
+    wait_all_ready,
+)
+from taskboard.embedded.servers import EmbeddedPostgres, EmbeddedRedis
+
+
+@dataclass
+class System:
+    env: dict[str, str]
+    api: str
+    realtime_ws: str
+    realtime_pid: int
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+
+def raise_fd_limit() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@contextlib.contextmanager
+def system(api_workers: int) -> Iterator[System]:
+    """PostgreSQL, Redis, migrations, then `taskboard api`, `realtime` and `relay` (output
+    discarded; they inherit the file limit main() raised) until every /readyz answers."""
+    base = Path(tempfile.mkdtemp(prefix="bench-rt-"))
+    pg = EmbeddedPostgres(base / "pg")
+    redis = EmbeddedRedis(base / "redis", persistent=False)
+    procs: list[ManagedProcess] = []
+    try:
+        pg.start()
+        redis.start()
+        env = {
+            **os.environ,
+            "TASKBOARD_DATABASE_URL": pg.url,
+            "TASKBOARD_REDIS_URL": redis.url,
+            "TASKBOARD_SECRET_KEY": secrets.token_urlsafe(48),
+            "TASKBOARD_WEB_CONCURRENCY": str(api_workers),
+            "TASKBOARD_PASSWORD_HASH_TIME_COST": "1",
+            "TASKBOARD_RATE_LIMIT_AUTH_PER_IP": "1000000",
+            "TASKBOARD_LOG_LEVEL": "WARNING",
+            "TASKBOARD_DB_POOL_SIZE": "20",
+            "TASKBOARD_WS_SEND_QUEUE_SIZE": "5000",
+        }
+        subprocess.run(taskboard_command("migrate"), env=env, check=True)
+        ports = {kind: free_port() for kind in ("api", "realtime", "relay")}
+        procs = [
+            ManagedProcess(
+                taskboard_command(kind, "--port", str(port)),
+                name=kind,
+                env=env,
+                ready=http_ok(f"http://127.0.0.1:{port}/readyz"),
+                ready_timeout=90,
+            )
+            for kind, port in ports.items()
+        ]
+        for proc in procs:
+            proc.start()
+        wait_all_ready(procs)
+        yield System(
+            env=env,
+            api=f"http://127.0.0.1:{ports['api']}",
+            realtime_ws=f"ws://127.0.0.1:{ports['realtime']}/ws",
+            realtime_pid=procs[1].pid,
+            processes=procs,
+        )
+    finally:
+        stop_all(procs, timeout=30)
+        redis.stop()
+        pg.stop(remove_data=True)
+        shutil.rmtree(base, ignore_errors=True)
