@@ -260,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", help="py-spy (if installed) the API workers; raw stacks go to this folder"
     )
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio loop")
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="PostgreSQL with fsync and synchronous commit, as `taskboard up` runs it",
+    )
     args = parser.parse_args(argv)
     sizes(args)
     if args.profile:
@@ -275,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"sizes: sequential {args.tasks}, concurrent {args.concurrent_tasks} on "
         f"{args.concurrency} clients, snapshot {args.snapshot_tasks} tasks x "
-        f"{args.snapshot_gets} GETs, {args.workers} API workers",
+        f"{args.snapshot_gets} GETs, {args.workers} API workers, "
+        f"PostgreSQL {'durable (fsync on)' if args.durable else 'fsync off'}",
         flush=True,
     )
 
@@ -283,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_term)
-    system = System(Path(tempfile.mkdtemp(prefix="taskboard-bench-")), args.workers)
+    system = System(
+        Path(tempfile.mkdtemp(prefix="taskboard-bench-")), args.workers, durable=args.durable
+    )
     try:
         system.start_stores()
         assert system.pg is not None

@@ -44,7 +44,7 @@ def system(api_workers: int) -> Iterator[System]:
     """PostgreSQL, Redis, migrations, then `taskboard api`, `realtime` and `relay` (output
     discarded; they inherit the file limit main() raised) until every /readyz answers."""
     base = Path(tempfile.mkdtemp(prefix="bench-rt-"))
-    pg = EmbeddedPostgres(base / "pg")
+    pg = EmbeddedPostgres(base / "pg", durable=False)  # throwaway data; fan-out is measured
     redis = EmbeddedRedis(base / "redis", persistent=False)
     procs: list[ManagedProcess] = []
     try:

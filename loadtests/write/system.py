@@ -19,13 +19,14 @@ from taskboard.embedded.servers import EmbeddedPostgres, EmbeddedRedis
 class System:
     tmp: Path
     workers: int
+    durable: bool = False  # fsync off by default: the raw baseline; --durable measures the cost
     pg: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
     api: ManagedProcess | None = None
     base_url: str = ""
 
     def start_stores(self) -> None:
-        self.pg = EmbeddedPostgres(self.tmp / "postgres")
+        self.pg = EmbeddedPostgres(self.tmp / "postgres", durable=self.durable)
         self.pg.start()
         self.redis = EmbeddedRedis(self.tmp / "redis", persistent=False)
         self.redis.start()
