@@ -18,6 +18,7 @@ log = logging.getLogger("taskboard.realtime")
 
 ReadEvents = Callable[[uuid.UUID, int, int], Awaitable[list[StreamEvent]]]
 CurrentSeq = Callable[[uuid.UUID], Awaitable[int | None]]
+Allowed = Callable[[], Awaitable[bool]]
 
 INBOX_SIZE = 50_000
 
@@ -119,19 +120,31 @@ class BoardFeed:
             sub.offer(event.seq, text, ts)
         metrics.FANNED_OUT.inc(len(self.subscriptions))
 
-    async def join(self, connection: Connection, since: int | None) -> Subscription:
+    async def join(
+        self, connection: Connection, since: int | None, *, allowed: Allowed
+    ) -> Subscription | None:
         """Subscribe a socket. It gets `subscribed` with the feed's seq, then the events it
-        missed after `since` (or `resync` when they are too many), then whatever arrived
-        meanwhile, then live frames: in seq order, none lost, none twice."""
+        missed after `since` (or `resync` when they are too many, or when `since` is ahead of
+        the board: a history the client holds is not this one), then whatever arrived
+        meanwhile, then live frames: in seq order, none lost, none twice.
+
+        `allowed` (may the caller see the board?) is asked after the subscription is
+        registered: a removal committed after that answer reaches it as `member.removed` and
+        ends it; one committed before is in the answer. None: not allowed."""
         # From here to go_live the feed delivers into the subscription's `pending`.
         watermark = self.last_seq
-        floor = watermark if since is None or since <= watermark else since
-        subscription = Subscription(connection, self.board_id, floor=floor)
+        subscription = Subscription(connection, self.board_id, floor=watermark)
         self.add(subscription)
         connection.subscriptions[self.board_id] = subscription
+        if not await allowed():
+            self.remove(subscription)
+            return None
         board = str(self.board_id)
         await connection.send_now(protocol.frame("subscribed", board_id=board, seq=watermark))
-        if since is not None and since < watermark:
+        if since is not None and since > watermark:
+            metrics.RESYNCS.inc()
+            await connection.send_now(protocol.frame("resync", board_id=board))
+        elif since is not None and since < watermark:
             if watermark - since > self._max_gap:
                 metrics.RESYNCS.inc()
                 await connection.send_now(protocol.frame("resync", board_id=board))

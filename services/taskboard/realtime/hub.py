@@ -76,6 +76,16 @@ class Hub:
     ) -> None:
         if board_id in connection.subscriptions:
             await self.leave(connection, board_id)
+        elif len(connection.subscriptions) >= self.settings.ws_max_subscriptions:
+            connection.enqueue(
+                protocol.frame(
+                    "error",
+                    code="too_many_subscriptions",
+                    board_id=str(board_id),
+                    limit=self.settings.ws_max_subscriptions,
+                )
+            )
+            return
         if await self.reads.role(board_id, connection.user_id) is None:
             # Same answer for a board that does not exist and one the caller cannot see.
             connection.enqueue(protocol.frame("error", code="not_found", board_id=str(board_id)))
@@ -97,7 +107,14 @@ class Hub:
             connection.enqueue(protocol.frame("error", code="not_found", board_id=str(board_id)))
             await self._drop_feed_if_idle(board_id)
             return
-        await feed.join(connection, since)
+
+        async def allowed() -> bool:
+            return await self.reads.role(board_id, connection.user_id) is not None
+
+        if await feed.join(connection, since, allowed=allowed) is None:
+            connection.enqueue(protocol.frame("error", code="not_found", board_id=str(board_id)))
+            await self._drop_feed_if_idle(board_id)
+            return
         try:
             await self.presence.join(board_id, connection.user_id, connection.id)
             users = await self.presence.users(board_id)

@@ -13,6 +13,7 @@ CLOSE_AUTH_FAILED = 4001  # the token is missing, invalid or expired
 CLOSE_AUTH_TIMEOUT = 4002  # no auth message within TASKBOARD_WS_AUTH_TIMEOUT_SECONDS
 CLOSE_SESSION_ENDED = 4003  # logout, logout everywhere, password change or a revoked login
 CLOSE_TOKEN_EXPIRED = 4004  # the token expired and no fresh `auth` message came before
+CLOSE_TOO_MANY_SOCKETS = 4009  # the user already holds TASKBOARD_WS_MAX_SOCKETS_PER_USER here
 CLOSE_SLOW_CONSUMER = 4008  # the send queue overflowed; reconnect and resume with `since`
 CLOSE_SERVICE_RESTART = 1012  # the pod is shutting down; reconnect (to any pod)
 

@@ -5,6 +5,7 @@ have not seen creates that user) commits through the unit of work like every oth
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from taskboard.access import repository as access
@@ -17,22 +18,27 @@ from taskboard.events import log as event_log
 
 
 class Reads:
+    """At most `ws_db_concurrency` reads at once: a flood of subscriptions (each replaying
+    from seq 0) waits its turn here instead of taking every pooled connection, which the
+    api needs too when both run in one process (`taskboard up`)."""
+
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
+        self._slots = asyncio.Semaphore(resources.settings.ws_db_concurrency)
 
     async def current_seq(self, board_id: uuid.UUID) -> int | None:
-        async with unit_of_work(self.resources) as uow:
+        async with self._slots, unit_of_work(self.resources) as uow:
             return await access.current_seq(uow.session, board_id)
 
     async def events(self, board_id: uuid.UUID, after: int, upto: int) -> list[StreamEvent]:
-        async with unit_of_work(self.resources) as uow:
+        async with self._slots, unit_of_work(self.resources) as uow:
             rows = await event_log.list_between(
                 uow.session, board_id=board_id, after=after, upto=upto, limit=upto - after
             )
             return [StreamEvent.from_row(row) for row in rows]
 
     async def role(self, board_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
-        async with unit_of_work(self.resources) as uow:
+        async with self._slots, unit_of_work(self.resources) as uow:
             return await access.role_of(uow.session, board_id, user_id, lock=False)
 
     async def principal(self, token: str) -> Principal | None:

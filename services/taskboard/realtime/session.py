@@ -4,6 +4,7 @@ messages until it goes, handing subscriptions to the hub."""
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -20,6 +21,10 @@ async def serve(hub: Hub, websocket: WebSocket) -> None:
     if principal is None:
         return
     settings = hub.settings
+    held = sum(1 for c in hub.connections if c.user_id == principal.user_id)
+    if held >= settings.ws_max_sockets_per_user:
+        await websocket.close(protocol.CLOSE_TOO_MANY_SOCKETS, "too many open sockets")
+        return
     connection = Connection(
         websocket,
         principal,
@@ -46,10 +51,26 @@ def _authenticated(principal: Principal) -> str:
     return protocol.frame("authenticated", user_id=str(principal.user_id), expires_at=expires)
 
 
+def _origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
+    """Browsers always send Origin; it must be this host (scheme aside) or on the allow-list.
+    Clients that send none are not browsers, and a cookie is no ambient authority for them."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in allowed or "*" in allowed:
+        return True
+    host = websocket.headers.get("host")
+    return host is not None and urlsplit(origin).netloc == host
+
+
 async def _handshake(hub: Hub, websocket: WebSocket) -> Principal | None:
     """The access-token cookie, else an `auth` message within the timeout."""
     settings = hub.settings
     cookie = websocket.cookies.get(settings.access_cookie_name)
+    if cookie and not _origin_allowed(websocket, settings.ws_allowed_origins):
+        # A page on another site opened this socket with the user's cookie (cross-site
+        # WebSocket hijacking): the cookie proves nothing; an `auth` frame still may.
+        cookie = None
     if cookie:
         principal = await hub.reads.principal(cookie)
         if principal is not None:

@@ -1,0 +1,71 @@
+"""One user cannot take a pod's sockets or subscriptions for themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+import websockets
+
+from tests.realtime.cluster import WsClient, account, start, wait_ready
+from tests.realtime.conftest import Cluster
+from tests.realtime.test_delivery import _board
+
+
+async def test_sockets_per_user_and_subscriptions_per_socket_are_bounded(
+    cluster: Cluster,
+) -> None:
+    pod = start(
+        "realtime",
+        "rt-limits",
+        cluster.urls,
+        TASKBOARD_WS_MAX_SOCKETS_PER_USER="2",
+        TASKBOARD_WS_MAX_SUBSCRIPTIONS="1",
+    )
+    try:
+        wait_ready([pod])
+        async with httpx.AsyncClient(timeout=30) as http:
+            hog = await account(http, cluster.api1, "hog")
+            other = await account(http, cluster.api1, "other")
+            first_board = await _board(http, cluster.api1, hog)
+            second_board = await _board(http, cluster.api1, hog)
+        held = [WsClient(pod.ws, hog.token), WsClient(pod.ws, hog.token)]
+        for client in held:
+            await client.connect()
+        async with websockets.connect(pod.ws) as third:
+            await third.send(json.dumps({"type": "auth", "token": hog.token}))
+            with pytest.raises(websockets.ConnectionClosed):
+                await third.recv()
+            assert third.close_code == 4009
+        # Another user is not affected by the first one's sockets.
+        bystander = WsClient(pod.ws, other.token)
+        await bystander.connect()
+
+        assert (await held[0].subscribe(first_board))["type"] == "subscribed"
+        refused = await held[0].subscribe(second_board)
+        assert (refused["type"], refused["code"], refused["limit"]) == (
+            "error",
+            "too_many_subscriptions",
+            1,
+        )
+        # Resubscribing to the board it holds is a replacement, not one more.
+        assert (await held[0].subscribe(first_board, since=0))["type"] == "subscribed"
+        for client in (*held, bystander):
+            await client.close()
+        # Closing them frees their places (once the pod has seen them go).
+        deadline = time.monotonic() + 30
+        while True:
+            async with websockets.connect(pod.ws) as again:
+                await again.send(json.dumps({"type": "auth", "token": hog.token}))
+                try:
+                    assert json.loads(await again.recv())["type"] == "authenticated"
+                    break
+                except websockets.ConnectionClosed:
+                    assert again.close_code == 4009
+                    assert time.monotonic() < deadline, "closed sockets kept their places"
+            await asyncio.sleep(0.1)
+    finally:
+        pod.kill()
