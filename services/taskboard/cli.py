@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -52,9 +53,11 @@ def cmd_api(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    own_metrics_dir = None
     if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Each worker writes its metrics here; /metrics merges them.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="taskboard-metrics-")
+        # Each worker writes its metrics here; /metrics merges them. Ours: removed at exit.
+        own_metrics_dir = tempfile.mkdtemp(prefix="taskboard-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
 
     class Api(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -66,11 +69,36 @@ def cmd_api(args: argparse.Namespace) -> None:
             self.cfg.set("keepalive", 75)
             self.cfg.set("accesslog", None)
             self.cfg.set("child_exit", _mark_process_dead)
+            # gunicorn's own lines in the same JSON as everything else.
+            self.cfg.set("logconfig_dict", GUNICORN_JSON_LOGS)
 
         def load(self) -> object:
             return app_factory()
 
-    Api().run()
+    try:
+        Api().run()
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+
+GUNICORN_JSON_LOGS = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "taskboard.core.logging.JsonFormatter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+    },
+}
 
 
 def _mark_process_dead(_server: object, worker: object) -> None:
@@ -89,7 +117,11 @@ def _embedded_services(data_dir: Path, *, persistent: bool) -> Iterator[dict[str
     stops: list[Callable[[], None]] = []
     try:
         if not os.environ.get("TASKBOARD_DATABASE_URL"):
-            pg = EmbeddedPostgres(data_dir / "postgres", port=_port("TASKBOARD_EMBEDDED_PG_PORT"))
+            pg = EmbeddedPostgres(
+                data_dir / "postgres",
+                port=_port("TASKBOARD_EMBEDDED_PG_PORT"),
+                durable=persistent,  # only --ephemeral trades crash safety for speed
+            )
             pg.start()
             stops.append(lambda: pg.stop(remove_data=not persistent))
             env["TASKBOARD_DATABASE_URL"] = pg.url
@@ -127,17 +159,26 @@ def _dev_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def _serve(app: object, *, host: str, port: int, settings: Settings) -> None:
+def _serve(
+    app: object, *, host: str, port: int, settings: Settings, banner: str | None = None
+) -> None:
     """uvicorn for the long-lived socket deployments (one process per pod: sockets hold state).
-    On SIGTERM it stops accepting, closes WebSockets with 1012 and drains within the grace."""
+    On SIGTERM it stops accepting, closes WebSockets with 1012 and drains within the grace.
+    `banner` is printed once the socket listens, not before."""
     import uvicorn
 
     from taskboard.api.worker import uvicorn_options
 
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if banner and self.started:
+                print(banner, flush=True)
+
     # uvicorn re-raises the signal after its graceful shutdown, restoring the handler it found;
     # with the default one SIGTERM would kill us before `up` stops its embedded servers.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
         port=port,
@@ -149,6 +190,20 @@ def _serve(app: object, *, host: str, port: int, settings: Settings) -> None:
         timeout_graceful_shutdown=settings.graceful_timeout_seconds,
         **uvicorn_options(),
     )
+    Server(config).run()
+
+
+def _port_free(host: str, port: int) -> None:
+    """Fail before starting anything when the port is taken, with the way out in the message."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); another program uses it. "
+                "Pick another port: taskboard up --port 8001 (or TASKBOARD_PORT=8001 make up)"
+            ) from None
 
 
 def _serve_deployment(args: argparse.Namespace, factory: Callable[[Settings], object]) -> None:
@@ -181,6 +236,7 @@ def cmd_up(args: argparse.Namespace) -> None:
         if args.ephemeral
         else Path(args.data_dir).resolve()
     )
+    _port_free(args.host, args.port)
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         with _embedded_services(data_dir, persistent=not args.ephemeral) as env:
@@ -196,12 +252,11 @@ def cmd_up(args: argparse.Namespace) -> None:
 
             app = WebSocketEntry(create_app(settings, services=[running_hub, running_relay]))
             url = f"http://{args.host}:{args.port}"
-            print(
+            banner = (
                 f"\ntaskboard is up: {url}/api/v1  (docs: {url}/api/docs, "
-                f"WebSocket: ws://{args.host}:{args.port}/ws)  data: {data_dir}\n",
-                flush=True,
+                f"WebSocket: ws://{args.host}:{args.port}/ws)  data: {data_dir}\n"
             )
-            _serve(app, host=args.host, port=args.port, settings=settings)
+            _serve(app, host=args.host, port=args.port, settings=settings, banner=banner)
     finally:
         if args.ephemeral:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -211,8 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="taskboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole system locally on embedded PostgreSQL and Redis")
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--host", default=os.environ.get("TASKBOARD_HOST", "127.0.0.1"))
+    up.add_argument("--port", type=int, default=int(os.environ.get("TASKBOARD_PORT", "8000")))
     up.add_argument("--data-dir", default=os.environ.get("TASKBOARD_DATA_DIR", ".taskboard"))
     up.add_argument(
         "--ephemeral", action="store_true", help="keep everything in a temp dir removed at exit"

@@ -32,6 +32,18 @@ from taskboard.tasks.routes import router as tasks_router
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
+
+    @router.get("", include_in_schema=False)
+    async def index() -> dict[str, str]:
+        """Where a person who opens the API's base URL finds their way."""
+        return {
+            "name": "taskboard",
+            "version": __version__,
+            "docs": "/api/docs",
+            "openapi": "/api/openapi.json",
+            "websocket": "/ws",
+        }
+
     for domain in (
         auth_router,
         me_router,

@@ -1,0 +1,161 @@
+"""A first run that just works: `up` says where it is only once it listens, honours
+TASKBOARD_PORT, says what to do about a busy port, and `taskboard api` logs only JSON and
+leaves nothing in /tmp."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from taskboard.embedded.processes import ManagedProcess, free_port, http_ok, taskboard_command
+from tests.conftest import TEST_SECRET
+from tests.fixtures.services import ServiceUrls
+from tests.test_cli import clean_env, run_cli
+
+
+def test_a_busy_port_is_named_with_the_way_out_and_nothing_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            tmp_path,
+            "up",
+            "--data-dir",
+            "state",
+            env=clean_env(tmp_path, TASKBOARD_PORT=str(port)),
+        )
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port}" in result.stderr, result.stderr
+    assert "--port" in result.stderr
+    assert "TASKBOARD_PORT" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "state").exists()  # refused before starting any server
+
+
+def test_up_listens_on_taskboard_port_and_announces_itself_once_listening(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    up = ManagedProcess(
+        taskboard_command("up", "--ephemeral"),
+        name="`up`",
+        env=clean_env(tmp_path, TASKBOARD_PORT=str(port), TASKBOARD_RATE_LIMIT_AUTH_PER_IP="2"),
+        cwd=tmp_path,
+        stdout=tmp_path / "up.stdout",
+        stderr=tmp_path / "up.stderr",
+        ready=lambda: "taskboard is up" in (tmp_path / "up.stdout").read_text(),
+        ready_timeout=90,
+        poll_interval=0.05,
+    ).start()
+    try:
+        up.wait_ready()
+        # The banner came after the socket listened: this connection cannot be refused.
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+        assert f"http://127.0.0.1:{port}/api/v1" in up.stdout_text()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            index = http.get("/api/v1")  # the URL the banner prints answers
+            assert index.status_code == 200, index.text
+            assert index.json()["docs"] == "/api/docs"
+            assert "server" not in index.headers  # no banner naming the server software
+            assert index.headers["x-content-type-options"] == "nosniff"
+            # No proxy is configured, so X-Forwarded-For is not believed: a client cannot
+            # name itself someone else to walk past the per-address limit.
+            statuses = [
+                http.post(
+                    "/api/v1/auth/register",
+                    json={
+                        "email": f"x{i}@example.com",
+                        "password": "long enough",
+                        "display_name": "X",
+                    },
+                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                ).status_code
+                for i in range(3)
+            ]
+            assert statuses == [201, 201, 429]
+    finally:
+        exited = up.stop(sig=signal.SIGTERM)
+    assert exited.returncode == 0, exited.stderr[-2000:]
+
+
+def test_api_logs_only_json_and_removes_its_metrics_dir(
+    tmp_path: Path, service_urls: ServiceUrls
+) -> None:
+    port = free_port()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = clean_env(
+        tmp_path,
+        TASKBOARD_DATABASE_URL=service_urls.database_url,
+        TASKBOARD_REDIS_URL=service_urls.redis_url,
+        TASKBOARD_SECRET_KEY=TEST_SECRET,
+        TASKBOARD_WEB_CONCURRENCY="2",
+        TMPDIR=str(scratch),
+    )
+    api = ManagedProcess(
+        taskboard_command("api", "--host", "127.0.0.1", "--port", str(port)),
+        name="`taskboard api`",
+        env=env,
+        cwd=tmp_path,
+        stdout=tmp_path / "api.out",
+        stderr=tmp_path / "api.out",
+        ready=http_ok(f"http://127.0.0.1:{port}/healthz"),
+        ready_timeout=90,
+    ).start()
+    try:
+        api.wait_ready()
+        assert [p.name for p in scratch.iterdir() if p.name.startswith("taskboard-metrics-")]
+    finally:
+        exited = api.stop(sig=signal.SIGTERM)
+    assert exited.returncode == 0, exited.stdout[-2000:]
+    lines = [line for line in exited.stdout.splitlines() if line.strip()]
+    assert any("gunicorn" in line for line in lines), lines[:5]  # its own lines are there...
+    for line in lines:
+        record = json.loads(line)  # ...and every line is one JSON object
+        assert {"ts", "level", "message"} <= set(record), line
+    assert not [p for p in scratch.iterdir() if p.name.startswith("taskboard-metrics-")]
+
+
+def test_embedded_servers_want_their_generated_passwords(service_urls: ServiceUrls) -> None:
+    """Any local user could connect as superuser and forge events into the streams before."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    import asyncpg
+    from redis import Redis
+    from redis.exceptions import AuthenticationError, ResponseError
+
+    pg = urlsplit(service_urls.database_url)
+    assert pg.password, "the embedded PostgreSQL URL carries a password"
+
+    async def connect(password: str | None) -> None:
+        connection = await asyncpg.connect(
+            host=pg.hostname,
+            port=pg.port,
+            user=pg.username,
+            password=password,
+            database=pg.path.lstrip("/"),
+        )
+        await connection.close()
+
+    for wrong in (None, "guess"):
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            asyncio.run(connect(wrong))
+    asyncio.run(connect(pg.password))
+
+    redis_url = urlsplit(service_urls.redis_url)
+    assert redis_url.password
+    anonymous = Redis(host=redis_url.hostname, port=redis_url.port)
+    try:
+        with pytest.raises((AuthenticationError, ResponseError), match=r"(?i)auth"):
+            anonymous.xadd("tb:events:0", {"e": b"forged"})
+    finally:
+        anonymous.close()
+    assert Redis.from_url(service_urls.redis_url).ping()
