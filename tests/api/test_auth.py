@@ -4,9 +4,11 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import jwt
 import pytest
 
+from taskboard.api.app import create_app
 from taskboard.core.config import Settings
 from taskboard.core.runtime import Resources
 from taskboard.core.security import ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_AUDIENCE
@@ -122,17 +124,27 @@ def strict_limits(service_urls: ServiceUrls, resources: Resources) -> Resources:
     return resources
 
 
-async def test_login_is_rate_limited_per_account(strict_limits: Resources, api: ApiClient) -> None:
-    alice = await api.user("alice")  # one successful login already counts
+async def test_failed_logins_are_limited_per_account_and_client(
+    strict_limits: Resources, api: ApiClient
+) -> None:
+    alice = await api.user("alice")  # a successful login does not count
     statuses = []
-    for _ in range(3):
+    for _ in range(4):
         response = await api.request(
             "POST", f"{API}/auth/login", json={"email": alice.email, "password": "wrong-pass"}
         )
         statuses.append(response.status_code)
-    assert statuses == [401, 401, 429]
+    assert statuses == [401, 401, 401, 429]
     assert int(response.headers["Retry-After"]) >= 1
     assert response.headers["content-type"] == "application/problem+json"
+    right = {"email": alice.email, "password": PASSWORD}
+    # This client is stopped, even with the right password, until the window ends...
+    assert (await api.request("POST", f"{API}/auth/login", json=right)).status_code == 429
+    # ...but the owner, elsewhere, is not locked out by someone else's failures.
+    app = create_app(strict_limits.settings, resources=strict_limits)
+    elsewhere = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
+    async with httpx.AsyncClient(transport=elsewhere, base_url="http://testserver") as owner:
+        assert (await owner.post(f"{API}/auth/login", json=right)).status_code == 200
 
 
 async def test_register_is_rate_limited_per_ip(

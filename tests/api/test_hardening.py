@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 
 from taskboard.core.config import Settings
-from taskboard.core.security import PasswordHashing
+from taskboard.core.security import (
+    ACCESS_TOKEN_ALGORITHM,
+    ACCESS_TOKEN_AUDIENCE,
+    PasswordHashing,
+)
 from tests.helpers import PASSWORD, ApiClient
 
 
@@ -138,3 +145,101 @@ async def test_hsts_when_the_request_came_over_tls(api: ApiClient) -> None:
     response = await api.request("GET", "https://testserver/healthz")
     assert response.status_code == 200
     assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_only_board_admins_see_members_addresses(api: ApiClient) -> None:
+    owner, viewer = await api.user("owner"), await api.user("viewer")
+    board = await api.board(owner)
+    await api.add_member(board["id"], owner, viewer, "viewer")
+    members = f"/api/v1/boards/{board['id']}/members"
+
+    def emails(listing: list[dict[str, str | None]]) -> dict[str | None, str | None]:
+        return {m["user_id"]: m["email"] for m in listing}
+
+    as_viewer = await api.request("GET", members, headers=viewer.headers)
+    assert as_viewer.status_code == 200
+    assert emails(as_viewer.json()) == {owner.id: None, viewer.id: viewer.email}
+    as_owner = await api.request("GET", members, headers=owner.headers)
+    assert emails(as_owner.json()) == {owner.id: owner.email, viewer.id: viewer.email}
+    # The snapshot is one document shared by every viewer of the board: no addresses.
+    snapshot = await api.request("GET", f"/api/v1/boards/{board['id']}", headers=owner.headers)
+    assert {m["email"] for m in snapshot.json()["members"]} == {None}
+
+
+async def test_addresses_that_differ_only_in_unicode_case_are_one_account(
+    api: ApiClient,
+) -> None:
+    first = await api.request(
+        "POST",
+        "/api/v1/auth/register",
+        json={"email": "Ädam@example.com", "password": PASSWORD, "display_name": "Ädam"},
+    )
+    assert first.status_code == 201, first.text
+    second = await api.request(
+        "POST",
+        "/api/v1/auth/register",
+        json={"email": "ädam@example.com", "password": PASSWORD, "display_name": "ädam"},
+    )
+    assert second.status_code == 409
+    assert second.json()["errors"][0] == {
+        "field": "email",
+        "rule": "unique",
+        "message": "is already registered",
+    }
+    login = await api.request(
+        "POST", "/api/v1/auth/login", json={"email": "ÄDAM@EXAMPLE.COM", "password": PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+
+
+async def test_a_valid_token_for_an_account_that_is_gone_is_a_401(
+    api: ApiClient, settings: Settings
+) -> None:
+    claims = {
+        "sub": str(uuid.uuid4()),  # signed by us, but for no account we have
+        "sid": str(uuid.uuid4()),
+        "aud": ACCESS_TOKEN_AUDIENCE,
+        "role": "user",
+        "exp": datetime.now(UTC) + timedelta(minutes=5),
+    }
+    token = jwt.encode(claims, settings.secret_key.get_secret_value(), ACCESS_TOKEN_ALGORITHM)
+    bearer = {"Authorization": f"Bearer {token}"}
+    created = await api.request("POST", "/api/v1/boards", json={"name": "B"}, headers=bearer)
+    assert created.status_code == 401, created.text
+    assert created.json()["type"].endswith("invalid-token")
+    me = await api.request("GET", "/api/v1/me", headers=bearer)
+    assert me.status_code == 401, me.text
+
+
+async def test_deleting_a_comment_redacts_it_from_the_event_log(api: ApiClient) -> None:
+    owner = await api.user("owner")
+    board = await api.board(owner)
+    task = await api.task(board["id"], owner)
+    comments = f"/api/v1/tasks/{task['id']}/comments"
+    secret = await api.request(
+        "POST", comments, json={"body": "the password is hunter2"}, headers=owner.headers
+    )
+    kept = await api.request("POST", comments, json={"body": "keep me"}, headers=owner.headers)
+    edited = await api.request(
+        "PATCH",
+        f"/api/v1/comments/{secret.json()['id']}",
+        json={"body": "the password is still hunter2"},
+        headers=owner.headers,
+    )
+    assert edited.status_code == 200
+    gone = await api.request(
+        "DELETE", f"/api/v1/comments/{secret.json()['id']}", headers=owner.headers
+    )
+    assert gone.status_code == 204
+    log = await api.request("GET", f"/api/v1/boards/{board['id']}/events", headers=owner.headers)
+    about = {
+        e["type"]: e["data"].get("body")
+        for e in log.json()["items"]
+        if e["data"].get("id") == secret.json()["id"]
+    }
+    assert about == {"comment.created": "", "comment.updated": "", "comment.deleted": None}
+    assert "hunter2" not in log.text
+    others = [
+        e["data"]["body"] for e in log.json()["items"] if e["data"].get("id") == kept.json()["id"]
+    ]
+    assert others == ["keep me"]

@@ -147,3 +147,17 @@ async def test_unverified_email_does_not_take_over_a_local_account(
     token = oidc.token(email=local.email, email_verified=False, sub="attacker")
     response = await api.request("GET", "/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+async def test_unverified_email_creates_no_account(oidc: Issuer, api: ApiClient) -> None:
+    token = oidc.token(email="unproven@example.com", email_verified=False, sub="new-person")
+    response = await api.request("GET", "/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "verified" in response.json()["detail"]
+    # The address is still free for whoever can prove it.
+    owner = await api.request(
+        "POST",
+        "/api/v1/auth/register",
+        json={"email": "unproven@example.com", "password": "long enough", "display_name": "O"},
+    )
+    assert owner.status_code == 201, owner.text

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taskboard.core.errors import TaskboardError
@@ -125,6 +126,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _integrity_error(request: Request, exc: Exception) -> Response:
+    """Services check what they can; a reference to a user that is gone can only be the
+    caller's own (a validly signed token whose account was deleted): that is a 401."""
+    assert isinstance(exc, IntegrityError)
+    message = str(exc.orig)
+    if "violates foreign key constraint" in message and '_users"' in message:
+        return problem(
+            request,
+            status=401,
+            type_="invalid-token",
+            title="Access token is invalid or expired",
+            detail="The account this token was issued to no longer exists",
+        )
+    return await _unhandled(request, exc)
+
+
 async def _unhandled(request: Request, exc: Exception) -> Response:
     log.error(
         "unhandled error",
@@ -144,4 +161,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TaskboardError, _taskboard_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -53,7 +53,11 @@ async def _oidc_principal(uow: UnitOfWork, identity: OidcIdentity) -> Principal:
                 # Linking on an unverified address would hand the account to whoever typed it.
                 raise InvalidToken("This email belongs to another account")
             user.oidc_subject = identity.subject
-        elif user is None:
+        elif not identity.email_verified:
+            # An account holding an address nobody proved would block its real owner from
+            # registering and receive mail meant for them.
+            raise InvalidToken("Your identity provider has not verified this e-mail address")
+        else:
             user = await users_service.create(
                 uow,
                 email=identity.email,

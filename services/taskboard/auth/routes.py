@@ -4,11 +4,14 @@ from fastapi import APIRouter, Request, Response, status
 
 from taskboard.auth import service
 from taskboard.auth.deps import CurrentUser
+from taskboard.auth.errors import InvalidCredentials, InvalidToken
 from taskboard.auth.schemas import Credentials, PasswordChange, RefreshRequest, TokenPair
 from taskboard.core import ratelimit
 from taskboard.core.config import Settings
 from taskboard.routing.deps import RedisDep, Res, SettingsDep, UoW, client_ip
+from taskboard.users import repository as users_repository
 from taskboard.users import service as users_service
+from taskboard.users.models import User
 from taskboard.users.schemas import Registration, UserRead, UserUpdate
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -52,15 +55,17 @@ async def login(
 ) -> TokenPair:
     settings = res.settings
     await _limit_ip(redis, settings, request, "login")
-    await ratelimit.hit(
-        redis,
-        f"login:account:{data.email.lower()}",
-        limit=settings.rate_limit_auth_per_account,
-        window_seconds=settings.rate_limit_window_seconds,
-    )
-    tokens = await service.login(
-        uow, email=data.email, password=data.password, hashing=res.hashing, settings=settings
-    )
+    # Failed attempts count per account *and* client: guessing from one place is stopped,
+    # and nobody can lock an owner out of their account by failing on purpose elsewhere.
+    failures = f"login:failed:{data.email.casefold()}:{client_ip(request)}"
+    await ratelimit.check(redis, failures, limit=settings.rate_limit_auth_per_account)
+    try:
+        tokens = await service.login(
+            uow, email=data.email, password=data.password, hashing=res.hashing, settings=settings
+        )
+    except InvalidCredentials:
+        await ratelimit.count(redis, failures, window_seconds=settings.rate_limit_window_seconds)
+        raise
     _set_cookie(response, settings, tokens)
     return tokens
 
@@ -92,9 +97,16 @@ async def logout_all(
     response.delete_cookie(settings.access_cookie_name, path="/")
 
 
+async def _account(uow: UoW, principal: CurrentUser) -> User:
+    user = await users_repository.get(uow.session, principal.user_id)
+    if user is None:
+        raise InvalidToken("The account this token was issued to no longer exists")
+    return user
+
+
 @me_router.get("/me")
 async def me(uow: UoW, principal: CurrentUser) -> UserRead:
-    return UserRead.model_validate(await users_service.get(uow, principal.user_id))
+    return UserRead.model_validate(await _account(uow, principal))
 
 
 @me_router.post("/me/password")
@@ -118,5 +130,5 @@ async def change_password(
 
 @me_router.patch("/me")
 async def update_me(data: UserUpdate, uow: UoW, principal: CurrentUser) -> UserRead:
-    user = await users_service.get(uow, principal.user_id)
+    user = await _account(uow, principal)
     return UserRead.model_validate(await users_service.update(uow, user, data))

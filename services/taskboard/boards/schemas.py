@@ -35,7 +35,9 @@ class BoardCreated(BoardRead):
 class MemberRead(OutputModel):
     user_id: uuid.UUID
     display_name: str
-    email: str
+    # Only board admins and owners see members' addresses (and everyone their own); null
+    # otherwise, and always in the board snapshot, which every viewer shares.
+    email: str | None = None
     role: Role
     created_at: datetime
 

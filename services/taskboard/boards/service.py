@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -8,6 +9,7 @@ from sqlalchemy import delete, select
 from taskboard.access import repository as access_repository
 from taskboard.access.errors import RoleRequired
 from taskboard.access.models import Board, Membership
+from taskboard.access.roles import at_least
 from taskboard.access.service import require_role
 from taskboard.auth.principal import Principal
 from taskboard.boards import repository
@@ -129,16 +131,26 @@ async def delete_board(uow: UnitOfWork, principal: Principal, board_id: uuid.UUI
 async def list_members(
     uow: UnitOfWork, principal: Principal, board_id: uuid.UUID
 ) -> list[MemberRead]:
-    await require_role(uow, board_id, principal, "viewer")
-    return await list_members_unchecked(uow, board_id)
+    role = await require_role(uow, board_id, principal, "viewer")
+    admin = at_least(role, "admin")
+    # Admins see every address (they manage members); anyone sees their own.
+    return await list_members_unchecked(
+        uow, board_id, email_for=lambda user_id: admin or user_id == principal.user_id
+    )
 
 
-async def list_members_unchecked(uow: UnitOfWork, board_id: uuid.UUID) -> list[MemberRead]:
+def _no_email(_: uuid.UUID) -> bool:
+    return False
+
+
+async def list_members_unchecked(
+    uow: UnitOfWork, board_id: uuid.UUID, *, email_for: Callable[[uuid.UUID], bool] = _no_email
+) -> list[MemberRead]:
     return [
         MemberRead(
             user_id=user.id,
             display_name=user.display_name,
-            email=user.email,
+            email=user.email if email_for(user.id) else None,
             role=m.role,
             created_at=m.created_at,
         )

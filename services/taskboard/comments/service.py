@@ -114,6 +114,14 @@ async def delete(uow: UnitOfWork, principal: Principal, comment_id: uuid.UUID) -
     comment = await _own(uow, principal, comment_id)
     comment.deleted_at = utcnow()
     await uow.session.flush()
+    # The words go from the log too: replay and the events endpoint must not keep them.
+    await events.redact(
+        uow,
+        board_id=comment.board_id,
+        types=("comment.created", "comment.updated"),
+        id=comment.id,
+        field="body",
+    )
     await events.append(
         uow,
         board_id=comment.board_id,

@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     )
 
     rate_limit_auth_per_ip: int = Field(30, ge=1, description="login/register per IP per window")
-    rate_limit_auth_per_account: int = Field(10, ge=1, description="logins per account per window")
+    rate_limit_auth_per_account: int = Field(
+        10, ge=1, description="failed logins per account and client address per window"
+    )
     rate_limit_window_seconds: int = Field(60, ge=1)
 
     oidc_issuer: str | None = None
@@ -94,6 +96,18 @@ class Settings(BaseSettings):
     # Realtime (WebSocket) pods.
     pod_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     ws_auth_timeout_seconds: float = Field(5.0, gt=0)
+    ws_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="origins (besides the socket's own host) whose pages may open /ws "
+        "with the session cookie",
+    )
+    ws_max_sockets_per_user: int = Field(
+        20, ge=1, description="open sockets one user may hold on one realtime pod"
+    )
+    ws_max_subscriptions: int = Field(100, ge=1, description="board subscriptions per socket")
+    ws_db_concurrency: int = Field(
+        4, ge=1, description="database reads (replays, checks) a realtime pod runs at once"
+    )
     ws_send_queue_size: int = Field(1000, ge=1, description="frames queued per socket")
     ws_send_timeout_seconds: float = Field(
         10.0, gt=0, description="a socket whose peer takes no frame for this long is closed"

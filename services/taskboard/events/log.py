@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import Insert, Table, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.access.models import Board
@@ -84,6 +85,27 @@ async def record(
     data = {under: dumped, **extra} if under else {**dumped, **extra}
     await append(uow, board_id=board_id, type=type, data=data, actor_id=actor_id)
     return read
+
+
+async def redact(
+    uow: UnitOfWork, *, board_id: uuid.UUID, types: Sequence[str], id: uuid.UUID, field: str
+) -> int:
+    """Blank `field` in the board's earlier events of `types` about `id` (a deleted comment's
+    text must not stay readable through the log). Returns how many events were changed."""
+    stmt = (
+        update(BoardEvent)
+        .where(
+            BoardEvent.board_id == board_id,
+            BoardEvent.type.in_(types),
+            BoardEvent.data["id"].astext == str(id),
+        )
+        .values(
+            data=BoardEvent.data.op("||", return_type=JSONB)(func.jsonb_build_object(field, ""))
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = await uow.session.execute(stmt)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def list_between(

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskboard.users.models import User
+from taskboard.users.models import User, email_key
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
@@ -13,8 +13,7 @@ async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
-    # Both sides lowered by PostgreSQL: Python and the database disagree on some letters.
-    stmt = select(User).where(func.lower(User.email) == func.lower(email))
+    stmt = select(User).where(User.email_key == email_key(email))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

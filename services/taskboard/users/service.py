@@ -5,10 +5,10 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 
 from taskboard.core.db import UnitOfWork
-from taskboard.core.errors import FieldProblem, NotFound
+from taskboard.core.errors import FieldProblem
 from taskboard.users import repository
 from taskboard.users.errors import EmailTaken
-from taskboard.users.models import User
+from taskboard.users.models import User, email_key
 from taskboard.users.schemas import UserUpdate
 
 
@@ -27,6 +27,7 @@ async def create(
     user = User(
         id=uuid.uuid4(),
         email=email,
+        email_key=email_key(email),
         display_name=display_name,
         password_hash=password_hash,
         time_zone=time_zone,
@@ -48,13 +49,6 @@ def _email_taken() -> EmailTaken:
         "An account with this email already exists",
         fields=[FieldProblem("email", "unique", "is already registered")],
     )
-
-
-async def get(uow: UnitOfWork, user_id: uuid.UUID) -> User:
-    user = await repository.get(uow.session, user_id)
-    if user is None:
-        raise NotFound("User not found")
-    return user
 
 
 async def update(uow: UnitOfWork, user: User, changes: UserUpdate) -> User:
