@@ -61,6 +61,8 @@ def system(api_workers: int) -> Iterator[System]:
             "TASKBOARD_LOG_LEVEL": "WARNING",
             "TASKBOARD_DB_POOL_SIZE": "20",
             "TASKBOARD_WS_SEND_QUEUE_SIZE": "5000",
+            # Every socket is the one benchmark account's: lift the per-user socket cap.
+            "TASKBOARD_WS_MAX_SOCKETS_PER_USER": "1000000",
         }
         subprocess.run(taskboard_command("migrate"), env=env, check=True)
         ports = {kind: free_port() for kind in ("api", "realtime", "relay")}

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 from fractional_indexing import generate_key_between
 
+from taskboard.users.models import email_key
 from write.load_http import WORDS
 from write.load_sql import BUMP_SEQ
 
@@ -23,10 +24,12 @@ async def fill_board(url: str, board: uuid.UUID, owner: uuid.UUID, ntasks: int) 
         members = [owner]
         for n in range(4):
             uid = uuid.uuid4()
+            email = f"member{n}-{uid.hex[:8]}@example.com"
             await conn.execute(
-                "INSERT INTO users (id, email, display_name) VALUES ($1, $2, $3)",
+                "INSERT INTO users (id, email, email_key, display_name) VALUES ($1, $2, $3, $4)",
                 uid,
-                f"member{n}-{uid.hex[:8]}@example.com",
+                email,
+                email_key(email),
                 f"Member {n}",
             )
             await conn.execute(
