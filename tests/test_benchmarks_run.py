@@ -68,10 +68,12 @@ def test_bench_realtime_runs_and_every_frame_arrives() -> None:
         "1",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    runs = [
-        json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"scenario"')
-    ]
-    assert runs, result.stdout[-3000:]
-    for run in runs:
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    fanouts = [r for r in records if r.get("scenario") in ("spread", "hot")]
+    assert {r["scenario"] for r in fanouts} == {"spread", "hot"}, result.stdout[-3000:]
+    for run in fanouts:
         assert run["frames_received"] == run["frames_expected"] > 0, run
         assert run["write_errors"] == 0, run
+    idle = [r for r in records if r.get("scenario") == "idle"]
+    assert idle, result.stdout[-3000:]
+    assert idle[0]["connections"] == 50
