@@ -198,7 +198,7 @@ class ManagedProcess:
             else:
                 err = self._open(files, self.stderr)
             # The child holds its own descriptors: ours close when the stack unwinds.
-            self._popen = subprocess.Popen(  # noqa: S603 - argv lists from our own callers
+            self._popen = subprocess.Popen(
                 self.command,
                 env=self.env,
                 cwd=self.cwd,

