@@ -28,6 +28,10 @@ async def subscriber(
         await ws.send(json.dumps({"type": "auth", "token": token}))
         await ws.recv()
         await ws.send(json.dumps({"type": "subscribe", "board_id": board_id}))
+        # Ready once subscribed, not once asked: what is measured is fan-out, not a thousand
+        # subscriptions still being checked when the first write lands.
+        while '"subscribed"' not in str(await ws.recv()):
+            pass
         ready.set()
         while not stop.is_set():
             try:

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     oidc_admin_values: list[str] = Field(default_factory=lambda: ["admin", "taskboard-admin"])
 
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    quota_boards_per_user: int = Field(500, ge=1, description="boards one user may own")
+    quota_members_per_board: int = Field(500, ge=1)
+    quota_columns_per_board: int = Field(50, ge=1)
+    quota_labels_per_board: int = Field(200, ge=1)
+    quota_comments_per_task: int = Field(2000, ge=1)
     page_size_default: int = Field(50, ge=1)
     page_size_max: int = Field(200, ge=1)
     idempotency_ttl_seconds: int = Field(86_400, ge=60)
@@ -106,7 +111,7 @@ class Settings(BaseSettings):
     )
     ws_max_subscriptions: int = Field(100, ge=1, description="board subscriptions per socket")
     ws_db_concurrency: int = Field(
-        4, ge=1, description="database reads (replays, checks) a realtime pod runs at once"
+        8, ge=1, description="database reads (replays, checks) a realtime pod runs at once"
     )
     ws_send_queue_size: int = Field(1000, ge=1, description="frames queued per socket")
     ws_send_timeout_seconds: float = Field(

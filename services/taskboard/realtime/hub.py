@@ -51,6 +51,10 @@ class Hub:
                 revocations.listen(redis, self.connections, stop), name="sessions-listen"
             )
         )
+        stalls = housekeeping.close_stalled(
+            self.connections, settings.ws_send_timeout_seconds, stop
+        )
+        self.tasks.append(asyncio.create_task(stalls, name="stall-watchdog"))
         upkeep = housekeeping.run(redis, settings, self.presence, self.connections, stop)
         self.tasks.append(asyncio.create_task(upkeep, name="housekeeping"))
 
@@ -86,11 +90,15 @@ class Hub:
                 )
             )
             return
-        if await self.reads.role(board_id, connection.user_id) is None:
-            # Same answer for a board that does not exist and one the caller cannot see.
+        # Checked before a feed is made for the board (join checks again, after registering):
+        # nobody makes this pod follow boards they cannot see.
+        if (
+            board_id not in self.feeds
+            and await self.reads.role(board_id, connection.user_id) is None
+        ):
             connection.enqueue(protocol.frame("error", code="not_found", board_id=str(board_id)))
             return
-        feed = self.feeds.get(board_id)
+        feed = self.feeds.get(board_id)  # looked up after the await: another may have made it
         if feed is None:
             # Registered before the feed reads its seq: no event committed after that read
             # can pass this pod by.
@@ -108,6 +116,7 @@ class Hub:
             await self._drop_feed_if_idle(board_id)
             return
 
+        # Same answer for a board that does not exist and one the caller cannot see.
         async def allowed() -> bool:
             return await self.reads.role(board_id, connection.user_id) is not None
 

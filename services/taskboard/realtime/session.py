@@ -25,12 +25,7 @@ async def serve(hub: Hub, websocket: WebSocket) -> None:
     if held >= settings.ws_max_sockets_per_user:
         await websocket.close(protocol.CLOSE_TOO_MANY_SOCKETS, "too many open sockets")
         return
-    connection = Connection(
-        websocket,
-        principal,
-        settings.ws_send_queue_size,
-        send_timeout=settings.ws_send_timeout_seconds,
-    )
+    connection = Connection(websocket, principal, settings.ws_send_queue_size)
     hub.connections.add(connection)
     metrics.CONNECTIONS.inc()
     try:

@@ -2,9 +2,9 @@
 
 Fan-out only ever calls `enqueue` (put_nowait): a slow socket fills its own queue and is
 closed with CLOSE_SLOW_CONSUMER; it never blocks the reader or other sockets. A socket whose
-peer stops reading is closed the same way once one write has waited `send_timeout` seconds:
-the kernel's and the transport's buffers can hold megabytes, and without that limit the
-keepalive (1011, tens of seconds later) would be what ended it."""
+peer stops reading is closed the same way once one write has waited too long (see
+housekeeping.close_stalled): the kernel's and the transport's buffers can hold megabytes, and
+without that limit the keepalive (1011, tens of seconds later) would be what ended it."""
 
 from __future__ import annotations
 
@@ -33,14 +33,7 @@ _closing: set[asyncio.Task[None]] = set()
 
 
 class Connection:
-    def __init__(
-        self,
-        websocket: WebSocket,
-        principal: Principal,
-        queue_size: int,
-        *,
-        send_timeout: float,
-    ) -> None:
+    def __init__(self, websocket: WebSocket, principal: Principal, queue_size: int) -> None:
         self.id = secrets.token_hex(6)
         self.websocket = websocket
         self.user_id = principal.user_id
@@ -51,7 +44,10 @@ class Connection:
         # dry), and four deques per idle socket add up at ten thousand sockets.
         self.queue: deque[Item] = deque()
         self.queue_limit = queue_size
-        self.send_timeout = send_timeout
+        # When the write in progress started (None: none is). A watchdog reads it: a timer
+        # per frame would cost an allocation per frame per socket, and the collector's work
+        # behind the fan-out latency tail.
+        self.sending_since: float | None = None
         self.send_lock = asyncio.Lock()
         self.subscriptions: dict[uuid.UUID, Subscription] = {}
         self.closing = False
@@ -98,22 +94,21 @@ class Connection:
 
     async def send_now(self, text: str) -> None:
         """Write directly (replay), in order with the sender task's frames."""
-        if not await self._send(text):
-            raise WebSocketDisconnect(protocol.CLOSE_SLOW_CONSUMER)
+        await self._send(text)
 
-    async def _send(self, text: str) -> bool:
-        """One frame; False (and the socket closed as a slow consumer) when the peer has not
-        taken it within send_timeout."""
-        try:
-            async with asyncio.timeout(self.send_timeout), self.send_lock:
+    async def _send(self, text: str) -> None:
+        async with self.send_lock:
+            self.sending_since = time.monotonic()
+            try:
                 await self.websocket.send_text(text)
-        except TimeoutError:
-            metrics.SLOW_CONSUMERS.inc()
-            log.info("closing stalled consumer", extra={"connection": self.id})
-            self.kick(protocol.CLOSE_SLOW_CONSUMER, "stopped reading; resume with since")
-            return False
+            finally:
+                self.sending_since = None
         metrics.FRAMES_SENT.inc()
-        return True
+
+    def stalled(self, now: float, limit: float) -> bool:
+        """Whether one write has been waiting for the peer longer than `limit` seconds."""
+        since = self.sending_since
+        return since is not None and now - since > limit
 
     async def _drain(self) -> None:
         wakeup = self.wakeup
@@ -122,8 +117,7 @@ class Connection:
             while True:
                 while self.queue:
                     text, ts = self.queue.popleft()
-                    if not await self._send(text):
-                        return
+                    await self._send(text)
                     if ts is not None:
                         metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - ts))
                 wakeup.clear()
