@@ -203,7 +203,7 @@ def test_up_ephemeral_serves_the_api_over_http(up: Up) -> None:
         assert snapshot.status_code == 200, snapshot.text
         assert snapshot.json()["name"] == "Over HTTP"
         listed = http.get("/api/v1/boards", headers=headers)
-        assert [b["id"] for b in listed.json()] == [board.json()["id"]]
+        assert [b["id"] for b in listed.json()["items"]] == [board.json()["id"]]
 
     assert up.terminate() is not None, f"`up` ignored SIGTERM for {EXIT_TIMEOUT}s"
 

@@ -119,7 +119,7 @@ async def test_no_comments_on_deleted_tasks_or_replies_to_deleted_comments(
     assert restored.status_code == 200
     again = await api.request("POST", comments, json={"body": "back"}, headers=owner.headers)
     assert again.status_code == 201
-    listing = (await api.request("GET", comments, headers=owner.headers)).json()
+    listing = (await api.request("GET", comments, headers=owner.headers)).json()["items"]
     assert [c["body"] for c in listing] == ["", "back"]
 
 
@@ -158,9 +158,9 @@ async def test_only_board_admins_see_members_addresses(api: ApiClient) -> None:
 
     as_viewer = await api.request("GET", members, headers=viewer.headers)
     assert as_viewer.status_code == 200
-    assert emails(as_viewer.json()) == {owner.id: None, viewer.id: viewer.email}
+    assert emails(as_viewer.json()["items"]) == {owner.id: None, viewer.id: viewer.email}
     as_owner = await api.request("GET", members, headers=owner.headers)
-    assert emails(as_owner.json()) == {owner.id: owner.email, viewer.id: viewer.email}
+    assert emails(as_owner.json()["items"]) == {owner.id: owner.email, viewer.id: viewer.email}
     # The snapshot is one document shared by every viewer of the board: no addresses.
     snapshot = await api.request("GET", f"/api/v1/boards/{board['id']}", headers=owner.headers)
     assert {m["email"] for m in snapshot.json()["members"]} == {None}

@@ -121,7 +121,7 @@ async def test_ownership_transfer(api: ApiClient) -> None:
     )
     assert moved.status_code == 200
     members = await api.request("GET", f"{API}/boards/{b}/members", headers=owner.headers)
-    roles = {m["user_id"]: m["role"] for m in members.json()}
+    roles = {m["user_id"]: m["role"] for m in members.json()["items"]}
     assert roles[member.id] == "owner"
     assert roles[owner.id] == "admin"
     assert list(roles.values()).count("owner") == 1
@@ -167,8 +167,8 @@ async def test_list_boards_shows_only_mine_with_role(api: ApiClient) -> None:
     world = await _world(api)
     other = await api.board(world.users["outsider"], name="Private")
     mine = await api.request("GET", f"{API}/boards", headers=world.users["viewer"].headers)
-    assert [(b["id"], b["role"]) for b in mine.json()] == [(world.board["id"], "viewer")]
-    assert other["id"] not in [b["id"] for b in mine.json()]
+    assert [(b["id"], b["role"]) for b in mine.json()["items"]] == [(world.board["id"], "viewer")]
+    assert other["id"] not in [b["id"] for b in mine.json()["items"]]
 
 
 async def test_assignees_must_be_members(api: ApiClient) -> None:

@@ -320,7 +320,7 @@ async def test_threaded_comments_by_author_only(api: ApiClient) -> None:
         "DELETE", f"{API}/comments/{reply.json()['id']}", headers=mate.headers
     )
     assert deleted.status_code == 204
-    listing = (await api.request("GET", url, headers=owner.headers)).json()
+    listing = (await api.request("GET", url, headers=owner.headers)).json()["items"]
     assert [(c["body"], c["deleted_at"] is not None) for c in listing] == [
         ("Root!", False),
         ("", True),

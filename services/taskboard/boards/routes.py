@@ -10,27 +10,34 @@ from taskboard.boards import columns, service
 from taskboard.boards.schemas import (
     BoardCreate,
     BoardCreated,
+    BoardPage,
     BoardRead,
     BoardUpdate,
+    MemberPage,
     MemberPut,
     MemberRead,
 )
 from taskboard.columns.schemas import COLUMN_KEY_PATTERN
 from taskboard.idempotency.deps import authenticated_router
-from taskboard.routing.deps import UoW
+from taskboard.routing.deps import SettingsDep, UoW
+from taskboard.routing.query import Paging
 
 router = authenticated_router(tags=["boards"])
 columns_router = authenticated_router(tags=["columns"])
 
 
 @router.post("/boards", status_code=status.HTTP_201_CREATED)
-async def create_board(data: BoardCreate, uow: UoW, principal: CurrentUser) -> BoardCreated:
-    return await service.create(uow, principal, data)
+async def create_board(
+    data: BoardCreate, uow: UoW, principal: CurrentUser, settings: SettingsDep
+) -> BoardCreated:
+    return await service.create(uow, principal, data, quota=settings.quota_boards_per_user)
 
 
 @router.get("/boards")
-async def list_boards(uow: UoW, principal: CurrentUser) -> list[BoardRead]:
-    return await service.list_mine(uow, principal)
+async def list_boards(uow: UoW, principal: CurrentUser, page: Paging) -> BoardPage:
+    """Your boards, newest first, a page at a time (`next_cursor` is null on the last)."""
+    items, next_cursor = await service.list_mine(uow, principal, page)
+    return BoardPage(items=items, next_cursor=next_cursor)
 
 
 @router.patch("/boards/{board_id}")
@@ -46,15 +53,25 @@ async def delete_board(board_id: uuid.UUID, uow: UoW, principal: CurrentUser) ->
 
 
 @router.get("/boards/{board_id}/members")
-async def list_members(board_id: uuid.UUID, uow: UoW, principal: CurrentUser) -> list[MemberRead]:
-    return await service.list_members(uow, principal, board_id)
+async def list_members(
+    board_id: uuid.UUID, uow: UoW, principal: CurrentUser, page: Paging
+) -> MemberPage:
+    items, next_cursor = await service.list_members(uow, principal, board_id, page)
+    return MemberPage(items=items, next_cursor=next_cursor)
 
 
 @router.put("/boards/{board_id}/members/{user_id}")
 async def put_member(
-    board_id: uuid.UUID, user_id: uuid.UUID, data: MemberPut, uow: UoW, principal: CurrentUser
+    board_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: MemberPut,
+    uow: UoW,
+    principal: CurrentUser,
+    settings: SettingsDep,
 ) -> MemberRead:
-    return await service.put_member(uow, principal, board_id, user_id, data.role)
+    return await service.put_member(
+        uow, principal, board_id, user_id, data.role, quota=settings.quota_members_per_board
+    )
 
 
 @router.delete("/boards/{board_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -44,3 +44,13 @@ class MemberRead(OutputModel):
 
 class MemberPut(InputModel):
     role: Role
+
+
+class BoardPage(OutputModel):
+    items: list[BoardRead]
+    next_cursor: str | None
+
+
+class MemberPage(OutputModel):
+    items: list[MemberRead]
+    next_cursor: str | None

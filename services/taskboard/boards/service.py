@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from taskboard.access import repository as access_repository
 from taskboard.access.errors import RoleRequired
@@ -23,12 +22,15 @@ from taskboard.boards.schemas import (
 )
 from taskboard.columns import service as columns_service
 from taskboard.columns.schemas import ColumnRead
+from taskboard.core import quotas
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import NotFound
+from taskboard.core.paging import PageRequest
 from taskboard.events import log as events
 from taskboard.events.models import BoardEvent
 from taskboard.tasks.models import Task, TaskAssignee
 from taskboard.users import repository as users_repository
+from taskboard.users.models import User
 
 DEFAULT_COLUMNS = (("todo", "To do"), ("in_progress", "In progress"), ("done", "Done"))
 
@@ -45,7 +47,19 @@ def _read(board: Board, role: str) -> dict[str, Any]:
     }
 
 
-async def create(uow: UnitOfWork, principal: Principal, data: BoardCreate) -> BoardCreated:
+async def create(
+    uow: UnitOfWork, principal: Principal, data: BoardCreate, *, quota: int
+) -> BoardCreated:
+    # The caller's user row serializes their board creations: the quota count is exact.
+    await users_repository.lock(uow.session, principal.user_id)
+    await quotas.enforce(
+        uow.session,
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.user_id == principal.user_id, Membership.role == "owner"),
+        limit=quota,
+        what="boards owned",
+    )
     now = utcnow()
     board = Board(
         id=uuid.uuid4(),
@@ -76,9 +90,11 @@ async def create(uow: UnitOfWork, principal: Principal, data: BoardCreate) -> Bo
     return BoardCreated(**_read(board, "owner"), columns=column_reads)
 
 
-async def list_mine(uow: UnitOfWork, principal: Principal) -> list[BoardRead]:
-    rows = await repository.boards_of(uow.session, principal.user_id)
-    return [BoardRead(**_read(board, role)) for board, role in rows]
+async def list_mine(
+    uow: UnitOfWork, principal: Principal, page: PageRequest
+) -> tuple[list[BoardRead], str | None]:
+    rows, next_cursor = await repository.boards_of(uow.session, principal.user_id, page)
+    return [BoardRead(**_read(board, role)) for board, role in rows], next_cursor
 
 
 async def board_fresh(uow: UnitOfWork, board_id: uuid.UUID) -> Board:
@@ -129,37 +145,42 @@ async def delete_board(uow: UnitOfWork, principal: Principal, board_id: uuid.UUI
 
 
 async def list_members(
-    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID
-) -> list[MemberRead]:
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, page: PageRequest
+) -> tuple[list[MemberRead], str | None]:
     role = await require_role(uow, board_id, principal, "viewer")
     admin = at_least(role, "admin")
+    rows, next_cursor = await repository.members_page(uow.session, board_id, page)
     # Admins see every address (they manage members); anyone sees their own.
-    return await list_members_unchecked(
-        uow, board_id, email_for=lambda user_id: admin or user_id == principal.user_id
+    return [
+        _member(m, user, email=admin or user.id == principal.user_id) for m, user in rows
+    ], next_cursor
+
+
+def _member(membership: Membership, user: User, *, email: bool) -> MemberRead:
+    return MemberRead(
+        user_id=user.id,
+        display_name=user.display_name,
+        email=user.email if email else None,
+        role=membership.role,
+        created_at=membership.created_at,
     )
 
 
-def _no_email(_: uuid.UUID) -> bool:
-    return False
-
-
-async def list_members_unchecked(
-    uow: UnitOfWork, board_id: uuid.UUID, *, email_for: Callable[[uuid.UUID], bool] = _no_email
-) -> list[MemberRead]:
+async def list_members_unchecked(uow: UnitOfWork, board_id: uuid.UUID) -> list[MemberRead]:
+    """Every member, without addresses: the snapshot's list, shared by every viewer."""
     return [
-        MemberRead(
-            user_id=user.id,
-            display_name=user.display_name,
-            email=user.email if email_for(user.id) else None,
-            role=m.role,
-            created_at=m.created_at,
-        )
-        for m, user in await repository.members(uow.session, board_id)
+        _member(m, user, email=False) for m, user in await repository.members(uow.session, board_id)
     ]
 
 
 async def put_member(
-    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, user_id: uuid.UUID, role: str
+    uow: UnitOfWork,
+    principal: Principal,
+    board_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: str,
+    *,
+    quota: int,
 ) -> MemberRead:
     """Add a member or change a role. Only the owner hands over ownership (and becomes admin);
     admins manage everyone below owner."""
@@ -180,6 +201,12 @@ async def put_member(
         me.role = "admin"
         data["previous_owner_id"] = str(principal.user_id)
     if membership is None:
+        await quotas.enforce(
+            uow.session,
+            select(func.count()).select_from(Membership).where(Membership.board_id == board_id),
+            limit=quota,
+            what="members on a board",
+        )
         membership = Membership(board_id=board_id, user_id=user_id, role=role, created_at=utcnow())
         uow.session.add(membership)
         event_type = "member.added"

@@ -15,7 +15,7 @@ from taskboard.columns.schemas import (
     ColumnUpdate,
 )
 from taskboard.idempotency.deps import authenticated_router
-from taskboard.routing.deps import UoW
+from taskboard.routing.deps import SettingsDep, UoW
 
 router = authenticated_router(tags=["columns"])
 KeyPath = Annotated[str, Path(pattern=COLUMN_KEY_PATTERN)]
@@ -28,9 +28,11 @@ async def list_columns(board_id: uuid.UUID, uow: UoW, principal: CurrentUser) ->
 
 @router.post("/boards/{board_id}/columns", status_code=status.HTTP_201_CREATED)
 async def create_column(
-    board_id: uuid.UUID, data: ColumnCreate, uow: UoW, principal: CurrentUser
+    board_id: uuid.UUID, data: ColumnCreate, uow: UoW, principal: CurrentUser, settings: SettingsDep
 ) -> ColumnRead:
-    return await service.create(uow, principal, board_id, data)
+    return await service.create(
+        uow, principal, board_id, data, quota=settings.quota_columns_per_board
+    )
 
 
 @router.patch("/boards/{board_id}/columns/{key}")

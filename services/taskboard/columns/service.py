@@ -4,7 +4,7 @@ import re
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from taskboard.access.service import require_role
 from taskboard.auth.principal import Principal
@@ -14,6 +14,7 @@ from taskboard.columns.errors import (
 )
 from taskboard.columns.models import BoardColumn
 from taskboard.columns.schemas import ColumnCreate, ColumnMove, ColumnRead, ColumnUpdate
+from taskboard.core import quotas
 from taskboard.core.db import UnitOfWork
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.ordering import key_between
@@ -92,9 +93,15 @@ async def _neighbour_position(
 
 
 async def create(
-    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, data: ColumnCreate
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, data: ColumnCreate, *, quota: int
 ) -> ColumnRead:
     await require_role(uow, board_id, principal, "admin")
+    await quotas.enforce(
+        uow.session,
+        select(func.count()).select_from(BoardColumn).where(BoardColumn.board_id == board_id),
+        limit=quota,
+        what="columns on a board",
+    )
     key = data.key or _slug(data.name)
     existing = select(BoardColumn.id).where(
         BoardColumn.board_id == board_id, BoardColumn.key == key

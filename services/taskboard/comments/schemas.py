@@ -25,3 +25,8 @@ class CommentRead(OutputModel):
     created_at: datetime
     edited_at: datetime | None
     deleted_at: datetime | None
+
+
+class CommentPage(OutputModel):
+    items: list[CommentRead]
+    next_cursor: str | None

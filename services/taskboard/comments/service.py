@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from taskboard.access.roles import Role
 from taskboard.access.service import require_role
@@ -10,8 +10,10 @@ from taskboard.auth.principal import Principal
 from taskboard.comments.errors import CommentNotFound, NotAuthor
 from taskboard.comments.models import Comment
 from taskboard.comments.schemas import CommentCreate, CommentRead, CommentUpdate
+from taskboard.core import quotas
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
+from taskboard.core.paging import PageRequest, keyset_page
 from taskboard.events import log as events
 from taskboard.tasks import repository as tasks_repository
 from taskboard.tasks.errors import TaskDeleted, TaskNotFound
@@ -35,19 +37,29 @@ def _read(comment: Comment) -> CommentRead:
 
 
 async def list_for_task(
-    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID
-) -> list[CommentRead]:
+    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, page: PageRequest
+) -> tuple[list[CommentRead], str | None]:
     await _task_board(uow, principal, task_id, "viewer")
-    stmt = (
-        select(Comment).where(Comment.task_id == task_id).order_by(Comment.created_at, Comment.id)
+    return await keyset_page(
+        uow.session,
+        select(Comment).where(Comment.task_id == task_id),
+        keys=[Comment.created_at, Comment.id],
+        kinds=["time", "uuid"],
+        page=page,
+        item=lambda row: _read(row[0]),
     )
-    return [_read(c) for c in (await uow.session.execute(stmt)).scalars()]
 
 
 async def create(
-    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, data: CommentCreate
+    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, data: CommentCreate, *, quota: int
 ) -> CommentRead:
     board_id = await _task_board(uow, principal, task_id, "member")
+    await quotas.enforce(
+        uow.session,
+        select(func.count()).select_from(Comment).where(Comment.task_id == task_id),
+        limit=quota,
+        what="comments on a task",
+    )
     if await tasks_repository.is_deleted(uow.session, task_id):
         raise TaskDeleted("The task is in the trash; restore it to comment on it")
     if data.parent_id is not None:

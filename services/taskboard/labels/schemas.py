@@ -24,3 +24,8 @@ class LabelCreate(InputModel):
 class LabelUpdate(InputModel):
     name: Name(50) | None = None  # type: ignore[valid-type]
     color: Color | None = None
+
+
+class LabelPage(OutputModel):
+    items: list[LabelRead]
+    next_cursor: str | None

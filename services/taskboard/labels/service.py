@@ -7,8 +7,10 @@ from sqlalchemy import func, select
 from taskboard.access.roles import Role
 from taskboard.access.service import require_role
 from taskboard.auth.principal import Principal
+from taskboard.core import quotas
 from taskboard.core.db import UnitOfWork
 from taskboard.core.errors import FieldProblem
+from taskboard.core.paging import PageRequest, keyset_page
 from taskboard.events import log as events
 from taskboard.labels.errors import LabelNameTaken, LabelNotFound
 from taskboard.labels.models import Label
@@ -21,10 +23,17 @@ async def list_for_board(uow: UnitOfWork, board_id: uuid.UUID) -> list[Label]:
 
 
 async def list_visible(
-    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID
-) -> list[LabelRead]:
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, page: PageRequest
+) -> tuple[list[LabelRead], str | None]:
     await require_role(uow, board_id, principal, "viewer")
-    return [LabelRead.model_validate(label) for label in await list_for_board(uow, board_id)]
+    return await keyset_page(
+        uow.session,
+        select(Label).where(Label.board_id == board_id),
+        keys=[func.lower(Label.name), Label.id],
+        kinds=["text", "uuid"],
+        page=page,
+        item=lambda row: LabelRead.model_validate(row[0]),
+    )
 
 
 async def _name_free(
@@ -42,9 +51,15 @@ async def _name_free(
 
 
 async def create(
-    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, data: LabelCreate
+    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, data: LabelCreate, *, quota: int
 ) -> LabelRead:
     await require_role(uow, board_id, principal, "admin")
+    await quotas.enforce(
+        uow.session,
+        select(func.count()).select_from(Label).where(Label.board_id == board_id),
+        limit=quota,
+        what="labels on a board",
+    )
     await _name_free(uow, board_id, data.name, None)
     label = Label(id=uuid.uuid4(), board_id=board_id, name=data.name, color=data.color)
     uow.session.add(label)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Query
 
 from taskboard.core.config import Settings
 from taskboard.core.errors import FieldProblem, ValidationFailed
+from taskboard.core.paging import PageRequest
+from taskboard.routing.deps import SettingsDep
 
 
 def page_size(settings: Settings, requested: int | None) -> int:
@@ -36,3 +41,15 @@ def text_param(name: str, value: str | None) -> str | None:
     if value is not None and "\x00" in value:
         raise ValidationFailed(fields=[FieldProblem(name, "no_nul", "must not contain NUL")])
     return value
+
+
+def page_request(
+    settings: SettingsDep,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> PageRequest:
+    """`?cursor=&limit=` of every paged list (limit: TASKBOARD_PAGE_SIZE_DEFAULT/_MAX)."""
+    return PageRequest(text_param("cursor", cursor), page_size(settings, limit))
+
+
+Paging = Annotated[PageRequest, Depends(page_request)]

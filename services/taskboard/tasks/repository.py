@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Select, delete, func, insert, select, text, true, tuple_, update
+from sqlalchemy import Insert, Select, delete, func, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.access.models import Board, Membership
 from taskboard.columns.models import BoardColumn
-from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.ordering import key_between
+from taskboard.core.paging import LATEST, Kind, PageRequest, keyset_page
 from taskboard.tasks.models import Task, TaskAssignee, TaskLabel
 from taskboard.tasks.schemas import TaskRead, TaskSort
 
@@ -241,58 +239,15 @@ class TaskFilter:
     deleted: bool = False
 
 
-_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-def _sort_keys(sort: TaskSort) -> tuple[list[Any], bool]:
+def _sort_keys(sort: TaskSort) -> tuple[list[Any], list[Kind], bool]:
     descending = sort.startswith("-")
     name = sort.lstrip("-")
     if name == "position":
-        return [Task.status, Task.position, Task.id], False
+        return [Task.status, Task.position, Task.id], ["text", "text", "uuid"], False
     if name == "due_at":
-        return [func.coalesce(Task.due_at, _FAR_FUTURE), Task.id], descending
+        return [func.coalesce(Task.due_at, LATEST), Task.id], ["time", "uuid"], descending
     column = Task.created_at if name == "created_at" else Task.updated_at
-    return [column, Task.id], descending
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else str(v) for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _cursor_text(value: object) -> str:
-    if not isinstance(value, str) or "\x00" in value or len(value) > 200:
-        raise ValueError("bad text")
-    value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError (a ValueError)
-    return value
-
-
-def _cursor_time(value: object) -> datetime:
-    moment = datetime.fromisoformat(_cursor_text(value))
-    if moment.tzinfo is None:
-        raise ValueError("naive time")
-    moment = moment.astimezone(UTC)  # OverflowError at the calendar's edges
-    if not 1970 <= moment.year <= _FAR_FUTURE.year:
-        raise ValueError("time out of range")
-    return moment
-
-
-def _decode_cursor(cursor: str, sort: TaskSort) -> list[Any]:
-    """Cursors come back from clients: every value is checked before it reaches SQL."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list):
-            raise ValueError("bad cursor")
-        if sort.lstrip("-") == "position":
-            status, position, ident = values
-            return [_cursor_text(status), _cursor_text(position), uuid.UUID(_cursor_text(ident))]
-        moment, ident = values
-        return [_cursor_time(moment), uuid.UUID(_cursor_text(ident))]
-    except (ValueError, TypeError, OverflowError):
-        raise ValidationFailed(
-            "Invalid cursor", fields=[FieldProblem("cursor", "format", "is not a cursor we issued")]
-        ) from None
+    return [column, Task.id], ["time", "uuid"], descending
 
 
 async def page(
@@ -304,9 +259,8 @@ async def page(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[TaskRead], str | None]:
-    keys, descending = _sort_keys(sort)
-    stmt = _select().add_columns(*[k.label(f"_k{i}") for i, k in enumerate(keys)])
-    stmt = stmt.where(Task.board_id == board_id)
+    keys, kinds, descending = _sort_keys(sort)
+    stmt = _select().where(Task.board_id == board_id)
     stmt = stmt.where(
         Task.deleted_at.is_not(None) if filters.deleted else Task.deleted_at.is_(None)
     )
@@ -328,15 +282,12 @@ async def page(
         stmt = stmt.where(Task.due_at < filters.due_before)
     if filters.q:
         stmt = stmt.where(Task.search.op("@@")(func.websearch_to_tsquery("simple", filters.q)))
-    if cursor:
-        after = _decode_cursor(cursor, sort)
-        cmp = tuple_(*keys) < tuple_(*after) if descending else tuple_(*keys) > tuple_(*after)
-        stmt = stmt.where(cmp)
-    stmt = stmt.order_by(*[k.desc() if descending else k for k in keys]).limit(limit + 1)
-    rows = (await session.execute(stmt)).all()
-    items = [_to_read(row) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]._mapping
-        next_cursor = encode_cursor([last[f"_k{i}"] for i in range(len(keys))])
-    return items, next_cursor
+    return await keyset_page(
+        session,
+        stmt,
+        keys=keys,
+        kinds=kinds,
+        page=PageRequest(cursor, limit),
+        item=_to_read,
+        descending=descending,
+    )

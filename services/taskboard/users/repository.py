@@ -20,3 +20,9 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
 async def get_by_oidc_subject(session: AsyncSession, subject: str) -> User | None:
     stmt = select(User).where(User.oidc_subject == subject)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def lock(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Hold the user's row until commit: their own concurrent writes that must not race (a
+    quota count) queue behind it."""
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
