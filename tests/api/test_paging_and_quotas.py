@@ -3,6 +3,7 @@ owner may hold is capped by settings (issue 8: 2,000 boards in a minute, a 40 MB
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -156,3 +157,26 @@ async def test_quotas_refuse_one_more_with_a_409_naming_the_limit(
         "comments on a task",
         1,
     )
+
+
+async def test_a_snapshot_asked_for_at_once_is_built_once(committed_api: ApiClient) -> None:
+    from prometheus_client import REGISTRY
+
+    api = committed_api
+    owner = await api.user("owner")
+    board = await api.board(owner)
+    for i in range(30):
+        await api.task(board["id"], owner, title=f"t{i}")
+
+    def builds() -> float:
+        return REGISTRY.get_sample_value("taskboard_snapshot_builds_total") or 0.0
+
+    before = builds()
+    url = f"{API}/boards/{board['id']}"
+    responses = await asyncio.gather(
+        *(api.request("GET", url, headers=owner.headers) for _ in range(20))
+    )
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.content for r in responses}) == 1  # one document, one seq
+    assert responses[0].json()["seq"] == board["seq"] + 30
+    assert builds() - before == 1

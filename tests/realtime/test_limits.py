@@ -69,3 +69,25 @@ async def test_sockets_per_user_and_subscriptions_per_socket_are_bounded(
             await asyncio.sleep(0.1)
     finally:
         pod.kill()
+
+
+async def test_a_long_replay_arrives_whole_and_in_order(cluster: Cluster) -> None:
+    """Replay reads the log a page at a time (memory bounded by a page): across page
+    boundaries nothing is lost, repeated or reordered."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "replayer")
+        board_id = await _board(http, cluster.api1, owner)
+        for i in range(450):
+            created = await http.post(
+                f"{cluster.api1.http}/api/v1/boards/{board_id}/tasks",
+                json={"title": f"t{i}"},
+                headers=owner.headers,
+            )
+            assert created.status_code == 201
+    client = WsClient(cluster.rt2.ws, owner.token)
+    await client.connect()
+    subscribed = await client.subscribe(board_id, since=0)
+    assert subscribed["seq"] == 451
+    await client.wait_until_seq(board_id, 451)
+    assert client.seqs[board_id] == list(range(1, 452))
+    await client.close()

@@ -9,6 +9,7 @@ import socket
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 import websockets
 from websockets.client import ClientProtocol
 from websockets.protocol import State
@@ -174,14 +175,24 @@ class StalledClient:
                 return None
 
 
-async def test_slow_client_is_cut_off_without_delaying_others(cluster: Cluster) -> None:
-    pod = start(
-        "realtime",
-        "rt-small-queue",
-        cluster.urls,
-        TASKBOARD_WS_SEND_QUEUE_SIZE="20",
-        TASKBOARD_WS_SEND_TIMEOUT_SECONDS="2",
-    )
+@pytest.mark.parametrize(
+    "limits",
+    [
+        # Whichever comes first: 20 queued frames, or one write waiting 2 s.
+        {"TASKBOARD_WS_SEND_QUEUE_SIZE": "20", "TASKBOARD_WS_SEND_TIMEOUT_SECONDS": "2"},
+        # Only the byte cap can trip: 64 KiB is three of these 20 KB frames.
+        {
+            "TASKBOARD_WS_SEND_QUEUE_SIZE": "100000",
+            "TASKBOARD_WS_SEND_QUEUE_BYTES": "65536",
+            "TASKBOARD_WS_SEND_TIMEOUT_SECONDS": "600",
+        },
+    ],
+    ids=["frames-or-stall", "bytes"],
+)
+async def test_slow_client_is_cut_off_without_delaying_others(
+    cluster: Cluster, limits: dict[str, str]
+) -> None:
+    pod = start("realtime", "rt-small-queue", cluster.urls, **limits)
     try:
         wait_ready([pod])
         async with httpx.AsyncClient(timeout=30) as http:

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     ws_db_concurrency: int = Field(
         8, ge=1, description="database reads (replays, checks) a realtime pod runs at once"
     )
+    ws_send_queue_bytes: int = Field(
+        8 << 20, ge=65_536, description="bytes of frames queued per socket (4008 past it)"
+    )
     ws_send_queue_size: int = Field(1000, ge=1, description="frames queued per socket")
     ws_send_timeout_seconds: float = Field(
         10.0, gt=0, description="a socket whose peer takes no frame for this long is closed"

@@ -21,6 +21,7 @@ CurrentSeq = Callable[[uuid.UUID], Awaitable[int | None]]
 Allowed = Callable[[], Awaitable[bool]]
 
 INBOX_SIZE = 50_000
+REPLAY_PAGE = 200
 
 
 def _epoch(ts: str) -> float | None:
@@ -149,14 +150,25 @@ class BoardFeed:
                 metrics.RESYNCS.inc()
                 await connection.send_now(protocol.frame("resync", board_id=board))
             else:
-                for event in await self._read_events(self.board_id, since, watermark):
-                    await connection.send_now(
-                        protocol.event_frame(
-                            event.board_id, event.seq, event.type, event.data, event.ts
-                        )
-                    )
+                await self._replay(connection, since, watermark)
         subscription.go_live()
         return subscription
+
+    async def _replay(self, connection: Connection, since: int, upto: int) -> None:
+        """(since, upto] from the log, a page at a time: memory stays bounded by a page
+        however far back the client asks (up to the replay limit)."""
+        after = since
+        while after < upto and not connection.closing:
+            page = await self._read_events(self.board_id, after, min(upto, after + REPLAY_PAGE))
+            if not page:
+                return
+            for event in page:
+                await connection.send_now(
+                    protocol.event_frame(
+                        event.board_id, event.seq, event.type, event.data, event.ts
+                    )
+                )
+            after = page[-1].seq
 
     def add(self, sub: Subscription) -> None:
         self.subscriptions[sub.connection.id] = sub

@@ -4,6 +4,7 @@ and the background work around them (presence listener, housekeeping)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import uuid
 
@@ -25,6 +26,7 @@ class Hub:
         self.reads = Reads(resources)
         self.feeds: dict[uuid.UUID, BoardFeed] = {}
         self.connections: set[Connection] = set()
+        self._per_user: collections.Counter[uuid.UUID] = collections.Counter()
         self.presence = Presence(
             resources.redis,
             self.settings.pod_name,
@@ -69,6 +71,22 @@ class Hub:
                 await task
         for feed in list(self.feeds.values()):
             await feed.close()
+
+    def admit(self, connection: Connection) -> bool:
+        """Register a socket, unless its user already holds TASKBOARD_WS_MAX_SOCKETS_PER_USER
+        here (a count kept per user: scanning ten thousand sockets per connect was quadratic)."""
+        if self._per_user[connection.user_id] >= self.settings.ws_max_sockets_per_user:
+            return False
+        self._per_user[connection.user_id] += 1
+        self.connections.add(connection)
+        return True
+
+    def release(self, connection: Connection) -> None:
+        if connection in self.connections:
+            self.connections.discard(connection)
+            self._per_user[connection.user_id] -= 1
+            if self._per_user[connection.user_id] <= 0:
+                del self._per_user[connection.user_id]
 
     def dispatch(self, event: StreamEvent) -> None:
         feed = self.feeds.get(event.board_id)

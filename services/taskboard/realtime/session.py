@@ -21,12 +21,13 @@ async def serve(hub: Hub, websocket: WebSocket) -> None:
     if principal is None:
         return
     settings = hub.settings
-    held = sum(1 for c in hub.connections if c.user_id == principal.user_id)
-    if held >= settings.ws_max_sockets_per_user:
+    connection = Connection(
+        websocket, principal, settings.ws_send_queue_size, settings.ws_send_queue_bytes
+    )
+    if not hub.admit(connection):
+        await connection.stop()
         await websocket.close(protocol.CLOSE_TOO_MANY_SOCKETS, "too many open sockets")
         return
-    connection = Connection(websocket, principal, settings.ws_send_queue_size)
-    hub.connections.add(connection)
     metrics.CONNECTIONS.inc()
     try:
         await connection.send_now(_authenticated(principal))
@@ -34,7 +35,7 @@ async def serve(hub: Hub, websocket: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        hub.connections.discard(connection)
+        hub.release(connection)
         metrics.CONNECTIONS.dec()
         await connection.stop()
         for board_id in list(connection.subscriptions):

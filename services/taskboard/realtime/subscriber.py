@@ -33,7 +33,13 @@ _closing: set[asyncio.Task[None]] = set()
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, principal: Principal, queue_size: int) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        principal: Principal,
+        queue_size: int,
+        queue_bytes: int = 8 << 20,
+    ) -> None:
         self.id = secrets.token_hex(6)
         self.websocket = websocket
         self.user_id = principal.user_id
@@ -44,6 +50,9 @@ class Connection:
         # dry), and four deques per idle socket add up at ten thousand sockets.
         self.queue: deque[Item] = deque()
         self.queue_limit = queue_size
+        # Frames are bounded in bytes too: a thousand 20 KB frames are 20 MB per socket.
+        self.queue_bytes_limit = queue_bytes
+        self.queued_bytes = 0
         # When the write in progress started (None: none is). A watchdog reads it: a timer
         # per frame would cost an allocation per frame per socket, and the collector's work
         # behind the fan-out latency tail.
@@ -76,12 +85,13 @@ class Connection:
     def enqueue(self, text: str, ts: float | None = None) -> None:
         if self.closing:
             return
-        if len(self.queue) >= self.queue_limit:
+        if len(self.queue) >= self.queue_limit or self.queued_bytes > self.queue_bytes_limit:
             metrics.SLOW_CONSUMERS.inc()
             log.info("closing slow consumer", extra={"connection": self.id})
             self.kick(protocol.CLOSE_SLOW_CONSUMER, "send queue overflowed; resume with since")
             return
         self.queue.append((text, ts))
+        self.queued_bytes += len(text)
         if self.sender is None:
             # Started on first use, ended after SENDER_LINGER_SECONDS with nothing to send: an
             # idle socket holds no task (memory per socket bounds a pod), and a busy one keeps
@@ -117,6 +127,7 @@ class Connection:
             while True:
                 while self.queue:
                     text, ts = self.queue.popleft()
+                    self.queued_bytes -= len(text)
                     await self._send(text)
                     if ts is not None:
                         metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - ts))
@@ -172,6 +183,7 @@ class Subscription:
     floor: int  # frames with seq <= floor are not sent (already replayed, or the client has them)
     replaying: bool = True
     pending: list[Item] = field(default_factory=list)
+    pending_bytes: int = 0
 
     def offer(self, seq: int, text: str, ts: float | None) -> None:
         if seq <= self.floor:
@@ -179,7 +191,12 @@ class Subscription:
         self.floor = seq
         if self.replaying:
             self.pending.append((text, ts))
-            if len(self.pending) > self.connection.queue_limit:
+            self.pending_bytes += len(text)
+            connection = self.connection
+            if (
+                len(self.pending) > connection.queue_limit
+                or self.pending_bytes > connection.queue_bytes_limit
+            ):
                 metrics.SLOW_CONSUMERS.inc()
                 self.connection.kick(protocol.CLOSE_SLOW_CONSUMER, "fell behind during replay")
             return
@@ -187,6 +204,6 @@ class Subscription:
 
     def go_live(self) -> None:
         self.replaying = False
-        pending, self.pending = self.pending, []
+        pending, self.pending, self.pending_bytes = self.pending, [], 0
         for text, ts in pending:
             self.connection.enqueue(text, ts)

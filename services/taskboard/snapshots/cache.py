@@ -3,6 +3,7 @@ entry is never read and nothing needs invalidating. A reconnect storm reloads fr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -10,6 +11,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger("taskboard.snapshots")
+BUILD_CLAIM_SECONDS = 10
+BUILD_POLL_SECONDS = 0.02
 
 
 class SnapshotCache:
@@ -36,3 +39,26 @@ class SnapshotCache:
             await self.redis.set(self.key(board_id, seq), body, ex=self.ttl)
         except (RedisError, OSError) as exc:
             log.warning("snapshot cache unavailable", extra={"error": repr(exc)})
+
+    async def claim(self, board_id: uuid.UUID, seq: int) -> bool:
+        """Whether this process should build (board, seq): the first to ask, across every
+        process, for BUILD_CLAIM_SECONDS. True when Redis cannot say (build rather than wait)."""
+        try:
+            return bool(
+                await self.redis.set(
+                    f"{self.key(board_id, seq)}:building", b"1", nx=True, ex=BUILD_CLAIM_SECONDS
+                )
+            )
+        except (RedisError, OSError):
+            return True
+
+    async def wait_for(self, board_id: uuid.UUID, seq: int) -> bytes | None:
+        """The body another process is building, once cached; None if it does not come
+        within BUILD_CLAIM_SECONDS (that builder died: build it yourself)."""
+        deadline = asyncio.get_running_loop().time() + BUILD_CLAIM_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            body = await self.get(board_id, seq)
+            if body is not None:
+                return body
+            await asyncio.sleep(BUILD_POLL_SECONDS)
+        return None

@@ -3,7 +3,11 @@ built from the columns, labels, members and tasks below it and cached per (board
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+
+from prometheus_client import Counter
 
 from taskboard.access import repository as access_repository
 from taskboard.access.errors import BoardNotFound
@@ -29,10 +33,57 @@ async def snapshot(
     role, seq = found
     body = await cache.get(board_id, seq)
     if body is None:
-        built_seq, body = await _build_snapshot(uow, board_id)
-        await cache.put(board_id, built_seq, body)
+        body = await _build_once(uow, board_id, seq, cache)
     # The cached part is the same for every caller; only the caller's role is spliced in.
     return b'{"role":"' + role.encode() + b'",' + body[1:]
+
+
+# Builds in progress in this process, by (board, seq): later askers wait for the first.
+_building: dict[tuple[uuid.UUID, int], asyncio.Future[bytes]] = {}
+BUILT = Counter(
+    "taskboard_snapshot_builds_total", "Board snapshots built from PostgreSQL (cache misses)"
+)
+SHARED = Counter(
+    "taskboard_snapshot_builds_shared_total",
+    "Snapshot requests answered by a build another request of this process started",
+)
+
+
+async def _build_once(
+    uow: UnitOfWork, board_id: uuid.UUID, seq: int, cache: SnapshotCache
+) -> bytes:
+    """However many ask for one (board, seq) at once, one of them builds it (a 5,000-task
+    board costs tens of megabytes and tens of milliseconds of database time per build); the
+    others wait for that build, in this process, and for the cache across processes."""
+    key = (board_id, seq)
+    pending = _building.get(key)
+    if pending is not None:
+        with contextlib.suppress(Exception):  # the builder's failure is its own to report
+            body = await asyncio.shield(pending)
+            SHARED.inc()
+            return body
+    future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    _building[key] = future
+    try:
+        if not await cache.claim(board_id, seq):
+            elsewhere = await cache.wait_for(board_id, seq)
+            if elsewhere is not None:
+                SHARED.inc()
+                future.set_result(elsewhere)
+                return elsewhere
+        built_seq, body = await _build_snapshot(uow, board_id)
+        BUILT.inc()
+        await cache.put(board_id, built_seq, body)
+        if built_seq != seq:
+            await cache.put(board_id, seq, body)  # asked for seq: a newer state answers it
+        future.set_result(body)
+        return body
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: waiters build for themselves
+        raise
+    finally:
+        _building.pop(key, None)
 
 
 async def _build_snapshot(uow: UnitOfWork, board_id: uuid.UUID) -> tuple[int, bytes]:
