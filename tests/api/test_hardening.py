@@ -243,3 +243,18 @@ async def test_deleting_a_comment_redacts_it_from_the_event_log(api: ApiClient) 
         e["data"]["body"] for e in log.json()["items"] if e["data"].get("id") == kept.json()["id"]
     ]
     assert others == ["keep me"]
+
+
+async def test_api_docs_load_without_internet(api: ApiClient) -> None:
+    page = await api.request("GET", "/api/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text  # FastAPI's default loads Swagger UI from jsDelivr
+    for asset, kind in (
+        ("/api/docs/static/swagger-ui-bundle.js", "javascript"),
+        ("/api/docs/static/swagger-ui.css", "text/css"),
+    ):
+        assert asset in page.text
+        served = await api.request("GET", asset)
+        assert served.status_code == 200, asset
+        assert kind in served.headers["content-type"]
+        assert len(served.content) > 100_000

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRouter
+from fastapi.staticfiles import StaticFiles
 
 from taskboard import __version__
 from taskboard.api import problems
@@ -60,6 +64,26 @@ def api_router() -> APIRouter:
     return router
 
 
+SWAGGER_UI = Path(__file__).parent / "swagger_ui"  # swagger-ui-dist, vendored (see VERSION)
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Swagger UI from the package's own copy: the default loads it from a CDN, and a
+    machine without internet (or a strict Content-Security-Policy) got a blank page."""
+    static = "/api/docs/static"
+    app.mount(static, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="taskboard API",
+            swagger_js_url=f"{static}/swagger-ui-bundle.js",
+            swagger_css_url=f"{static}/swagger-ui.css",
+            swagger_favicon_url=f"{static}/favicon-32x32.png",
+        )
+
+
 def create_app(
     settings: Settings, *, resources: Resources | None = None, services: Sequence[Service] = ()
 ) -> FastAPI:
@@ -72,12 +96,13 @@ def create_app(
         version=__version__,
         summary="Real-time collaborative task board",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the package: no CDN, works offline
         redoc_url=None,
         lifespan=lifespan_for(settings, services, resources),
     )
     if resources is not None:
         app.state.resources = resources  # ASGITransport in tests runs no lifespan
+    _serve_docs(app)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(api_router())
