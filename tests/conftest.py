@@ -38,6 +38,7 @@ def make_settings(urls: ServiceUrls, **overrides: Any) -> Settings:
         "rate_limit_auth_per_account": 10_000,
         "db_pool_size": 20,
         "db_max_overflow": 20,
+        "metrics_port": 0,  # the app under test serves /metrics itself (no second server)
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

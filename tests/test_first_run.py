@@ -88,7 +88,7 @@ def test_up_listens_on_taskboard_port_and_announces_itself_once_listening(
 def test_api_logs_only_json_and_removes_its_metrics_dir(
     tmp_path: Path, service_urls: ServiceUrls
 ) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = clean_env(
@@ -97,6 +97,7 @@ def test_api_logs_only_json_and_removes_its_metrics_dir(
         TASKBOARD_REDIS_URL=service_urls.redis_url,
         TASKBOARD_SECRET_KEY=TEST_SECRET,
         TASKBOARD_WEB_CONCURRENCY="2",
+        TASKBOARD_METRICS_PORT=str(metrics_port),
         TMPDIR=str(scratch),
     )
     api = ManagedProcess(
@@ -112,6 +113,14 @@ def test_api_logs_only_json_and_removes_its_metrics_dir(
     try:
         api.wait_ready()
         assert [p.name for p in scratch.iterdir() if p.name.startswith("taskboard-metrics-")]
+        # /metrics only on its own port, merging both workers' figures; not on the public one.
+        public = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        assert public.status_code == 404
+        for _ in range(4):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert scraped.status_code == 200
+        assert "taskboard_http_requests_total{" in scraped.text
     finally:
         exited = api.stop(sig=signal.SIGTERM)
     assert exited.returncode == 0, exited.stdout[-2000:]

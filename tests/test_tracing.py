@@ -69,6 +69,7 @@ def test_api_process_exports_traces_and_logs_trace_ids(
         "TASKBOARD_SECRET_KEY": TEST_SECRET,
         "TASKBOARD_OTLP_ENDPOINT": endpoint,
         "TASKBOARD_WEB_CONCURRENCY": "1",
+        "TASKBOARD_METRICS_PORT": "0",
         "TASKBOARD_PASSWORD_HASH_TIME_COST": "1",
         "TASKBOARD_PASSWORD_HASH_MEMORY_KIB": "64",
         "OTEL_BSP_SCHEDULE_DELAY": "100",

@@ -59,6 +59,7 @@ def system(api_workers: int) -> Iterator[System]:
             "TASKBOARD_PASSWORD_HASH_TIME_COST": "1",
             "TASKBOARD_RATE_LIMIT_AUTH_PER_IP": "1000000",
             "TASKBOARD_LOG_LEVEL": "WARNING",
+            "TASKBOARD_METRICS_PORT": "0",
             "TASKBOARD_DB_POOL_SIZE": "20",
             "TASKBOARD_WS_SEND_QUEUE_SIZE": "5000",
             # Every socket is the one benchmark account's: lift the per-user socket cap.

@@ -49,6 +49,7 @@ class System:
             "TASKBOARD_PASSWORD_HASH_TIME_COST": "1",
             "TASKBOARD_RATE_LIMIT_AUTH_PER_IP": "100000",
             "TASKBOARD_LOG_LEVEL": "WARNING",
+            "TASKBOARD_METRICS_PORT": "0",
             "TASKBOARD_GRACEFUL_TIMEOUT_SECONDS": "5",
             "TASKBOARD_SECRETS_DIR": str(self.tmp / "no-secrets"),
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),

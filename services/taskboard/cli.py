@@ -59,6 +59,10 @@ def cmd_api(args: argparse.Namespace) -> None:
         own_metrics_dir = tempfile.mkdtemp(prefix="taskboard-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
 
+    # Imported only now: prometheus_client picks its multiprocess mode when first imported,
+    # so PROMETHEUS_MULTIPROC_DIR must be set before (above).
+    from taskboard.core.telemetry import serve_metrics
+
     class Api(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host or settings.host}:{args.port or settings.port}")
@@ -69,6 +73,8 @@ def cmd_api(args: argparse.Namespace) -> None:
             self.cfg.set("keepalive", 75)
             self.cfg.set("accesslog", None)
             self.cfg.set("child_exit", _mark_process_dead)
+            # /metrics on its own port, from the master: it merges every worker's figures.
+            self.cfg.set("when_ready", lambda _server: serve_metrics(settings))
             # gunicorn's own lines in the same JSON as everything else.
             self.cfg.set("logconfig_dict", GUNICORN_JSON_LOGS)
 
@@ -190,7 +196,14 @@ def _serve(
         timeout_graceful_shutdown=settings.graceful_timeout_seconds,
         **uvicorn_options(),
     )
-    Server(config).run()
+    from taskboard.core.telemetry import serve_metrics
+
+    stop_metrics = serve_metrics(settings)
+    try:
+        Server(config).run()
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
 
 
 def _port_free(host: str, port: int) -> None:
@@ -243,6 +256,8 @@ def cmd_up(args: argparse.Namespace) -> None:
             os.environ.update(env)
             os.environ.setdefault("TASKBOARD_ENV", "development")
             os.environ.setdefault("TASKBOARD_COOKIE_SECURE", "false")
+            # One process on a laptop: /metrics beside the API (deployments use their own port).
+            os.environ.setdefault("TASKBOARD_METRICS_PORT", "0")
             os.environ.setdefault("TASKBOARD_SECRET_KEY", _dev_secret(data_dir))
             settings = load_settings()
             _migrate(settings.database_url)

@@ -71,6 +71,7 @@ def base_env(urls: ServiceUrls, **extra: str) -> dict[str, str]:
         "TASKBOARD_RATE_LIMIT_AUTH_PER_IP": "100000",
         "TASKBOARD_STREAM_SHARDS": "4",
         "TASKBOARD_LOG_LEVEL": "WARNING",
+        "TASKBOARD_METRICS_PORT": "0",  # many pods on one host: /metrics on each main port
         "TASKBOARD_WS_AUTH_TIMEOUT_SECONDS": "1",
         "TASKBOARD_GRACEFUL_TIMEOUT_SECONDS": "5",
         **extra,

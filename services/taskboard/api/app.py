@@ -104,7 +104,7 @@ def create_app(
         app.state.resources = resources  # ASGITransport in tests runs no lifespan
     _serve_docs(app)
     problems.install(app)
-    app.include_router(health.router)
+    health.include(app, settings)
     app.include_router(api_router())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware, no_store_prefix="/api/v1/auth/")

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65_535)
+    metrics_port: int = Field(
+        9100, ge=0, le=65_535, description="port of /metrics (0: on the main port instead)"
+    )
+    metrics_host: str | None = Field(None, description="address /metrics binds (default: host)")
     forwarded_allow_ips: str = Field(
         "",
         description="proxies whose X-Forwarded-For/-Proto are believed (comma-separated "

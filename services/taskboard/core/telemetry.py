@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
@@ -18,6 +19,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -118,3 +120,23 @@ def render_metrics() -> tuple[bytes, str]:
 def current_trace_id() -> str | None:
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+
+def serve_metrics(settings: Settings) -> Callable[[], None] | None:
+    """/metrics on its own port (TASKBOARD_METRICS_PORT; 0: on the main port instead, and
+    nothing is started here), so the public port never shows it. A thread of this process;
+    returns how to stop it."""
+    if settings.metrics_port == 0:
+        return None
+    registry: CollectorRegistry = DEFAULT_REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    host = settings.metrics_host or settings.host
+    server, thread = start_http_server(settings.metrics_port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        thread.join(timeout=5)
+
+    return stop

@@ -1,13 +1,15 @@
-"""Liveness (the process answers), readiness (dependencies reachable, schema at head), metrics."""
+"""Liveness (the process answers), readiness (dependencies reachable, schema at head), and
+/metrics for a process that serves it on its main port."""
 
 from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from taskboard.core.config import Settings
 from taskboard.core.migrations import current_revision, head_revision
 from taskboard.core.runtime import Resources
 from taskboard.core.telemetry import render_metrics
@@ -58,7 +60,17 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+# Only on the main port when TASKBOARD_METRICS_PORT is 0 (see core.telemetry.serve_metrics).
+metrics_router = APIRouter(include_in_schema=False)
+
+
+@metrics_router.get("/metrics")
 async def metrics() -> Response:
     body, content_type = render_metrics()
     return Response(body, media_type=content_type)
+
+
+def include(app: FastAPI, settings: Settings) -> None:
+    app.include_router(router)
+    if settings.metrics_port == 0:
+        app.include_router(metrics_router)

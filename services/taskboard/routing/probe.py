@@ -20,5 +20,5 @@ def probe_app(settings: Settings, *, component: str, services: Sequence[Service]
         openapi_url=None,
         docs_url=None,
     )
-    app.include_router(health.router)
+    health.include(app, settings)
     return app
