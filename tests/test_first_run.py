@@ -168,3 +168,40 @@ def test_embedded_servers_want_their_generated_passwords(service_urls: ServiceUr
     finally:
         anonymous.close()
     assert Redis.from_url(service_urls.redis_url).ping()
+
+
+def test_rotate_epochs_gives_every_board_a_new_history(
+    tmp_path: Path, service_urls: ServiceUrls
+) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def epochs() -> dict[str, str]:
+        connection = await asyncpg.connect(service_urls.database_url)
+        try:
+            rows = await connection.fetch("SELECT id::text, epoch FROM boards")
+            return {row[0]: row[1] for row in rows}
+        finally:
+            await connection.close()
+
+    async def execute(sql: str, *args: str) -> None:
+        connection = await asyncpg.connect(service_urls.database_url)
+        try:
+            await connection.execute(sql, *args)
+        finally:
+            await connection.close()
+
+    board = "00000000-0000-4000-8000-00000000e0c0"
+    asyncio.run(execute("INSERT INTO boards (id, name, epoch) VALUES ($1, 'E', 'before')", board))
+    before = asyncio.run(epochs())
+    result = run_cli(
+        tmp_path,
+        "rotate-epochs",
+        env=clean_env(tmp_path, TASKBOARD_DATABASE_URL=service_urls.database_url),
+    )
+    assert result.returncode == 0, result.stderr
+    after = asyncio.run(epochs())
+    assert set(after) == set(before)
+    assert all(after[b] != before[b] for b in before)
+    asyncio.run(execute("DELETE FROM boards WHERE id = $1", board))

@@ -39,6 +39,21 @@ def cmd_migrate(_: argparse.Namespace) -> None:
     log.info("database migrated to head")
 
 
+def cmd_rotate_epochs(_: argparse.Namespace) -> None:
+    import asyncio
+
+    from taskboard.core.migrations import rotate_epochs
+
+    url = os.environ.get("TASKBOARD_DATABASE_URL")
+    if not url:
+        raise ConfigurationError(
+            "invalid configuration:\n  TASKBOARD_DATABASE_URL: is required but not set"
+        )
+    configure_logging()
+    boards = asyncio.run(rotate_epochs(url))
+    log.info("board epochs rotated: clients resync", extra={"boards": boards})
+
+
 def app_factory() -> object:
     """Gunicorn/uvicorn import this: settings come from the environment of each worker."""
     from taskboard.api.app import create_app
@@ -302,6 +317,11 @@ def main(argv: list[str] | None = None) -> None:
         command.set_defaults(func=func)
     migrate = sub.add_parser("migrate", help="upgrade the database schema to the latest migration")
     migrate.set_defaults(func=cmd_migrate)
+    rotate = sub.add_parser(
+        "rotate-epochs",
+        help="after restoring the database from a backup: every client resyncs every board",
+    )
+    rotate.set_defaults(func=cmd_rotate_epochs)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -19,7 +19,7 @@ async def test_snapshot_is_served_from_redis_until_the_next_write(
     await api.add_member(b, owner, viewer, "viewer")
     first = await api.request("GET", f"{API}/boards/{b}", headers=owner.headers)
     seq = first.json()["seq"]
-    key = f"tb:snapshot:{b}:{seq}"
+    key = f"tb:snapshot:{b}:{first.json()['epoch']}:{seq}"
     cached = json.loads(await redis.get(key))
     assert "role" not in cached  # shared by every caller
     assert cached["seq"] == seq

@@ -158,3 +158,34 @@ async def test_a_since_ahead_of_the_board_gets_resync(cluster: Cluster) -> None:
         await client.wait_until_seq(board_id, subscribed["seq"] + 1)
         await client.close()
     assert owner_id
+
+
+async def test_a_since_from_another_epoch_gets_resync(cluster: Cluster) -> None:
+    """seq 3 of a restored database is not the seq 3 the client saw: the epoch says which
+    history a seq counts in, and `taskboard rotate-epochs` starts a new one."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        _, email = await _register(http, cluster)
+        tokens = await _login(http, cluster, email)
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        board = await http.post(
+            f"{cluster.api1.http}{API}/boards", json={"name": "E"}, headers=headers
+        )
+        board_id = board.json()["id"]
+        snapshot = (
+            await http.get(f"{cluster.api1.http}{API}/boards/{board_id}", headers=headers)
+        ).json()
+    client = WsClient(cluster.rt1.ws, tokens["access_token"])
+    await client.connect()
+    same = await client.subscribe(board_id, since=snapshot["seq"])
+    assert same["epoch"] == snapshot["epoch"]
+    mark = len(client.frames)
+    await client.send(
+        type="subscribe", board_id=board_id, since=snapshot["seq"], epoch="0123456789ab"
+    )
+    other = await client.wait_for(lambda f: f["type"] == "subscribed", after=mark)
+    resync = await client.wait_for(
+        lambda f: f["type"] == "resync", after=client.frames.index(other)
+    )
+    assert resync["board_id"] == board_id
+    assert not [f for f in client.frames[: client.frames.index(other)] if f["type"] == "resync"]
+    await client.close()

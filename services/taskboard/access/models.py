@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 
@@ -11,6 +12,10 @@ from taskboard.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
 ROLES = ("viewer", "member", "admin", "owner")
 
 
+def new_epoch() -> str:
+    return secrets.token_hex(6)
+
+
 class Board(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "boards"
 
@@ -18,6 +23,10 @@ class Board(UUIDPrimaryKey, Timestamps, Base):
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The last event's seq: bumped with UPDATE ... RETURNING in every writing transaction.
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Which history `seq` counts in: a new one when the history is rewritten (the board is
+    # recreated, the database restored: `taskboard rotate-epochs`), so a client holding seqs
+    # from another history resyncs instead of trusting them.
+    epoch: Mapped[str] = mapped_column(String(16), default=new_epoch)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

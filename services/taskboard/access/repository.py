@@ -22,16 +22,17 @@ async def role_of(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def role_and_seq(
+async def role_and_history(
     session: AsyncSession, board_id: uuid.UUID, user_id: uuid.UUID
-) -> tuple[str, int] | None:
+) -> tuple[str, int, str] | None:
+    """The caller's role, the board's seq and the epoch it counts in (None: not a member)."""
     stmt = (
-        select(Membership.role, Board.last_seq)
+        select(Membership.role, Board.last_seq, Board.epoch)
         .join(Board, Board.id == Membership.board_id)
         .where(Membership.board_id == board_id, Membership.user_id == user_id)
     )
     row = (await session.execute(stmt)).first()
-    return (row[0], int(row[1])) if row else None
+    return (row[0], int(row[1]), str(row[2])) if row else None
 
 
 async def current_seq(session: AsyncSession, board_id: uuid.UUID) -> int | None:
@@ -40,3 +41,11 @@ async def current_seq(session: AsyncSession, board_id: uuid.UUID) -> int | None:
         await session.execute(select(Board.last_seq).where(Board.id == board_id))
     ).scalar_one_or_none()
     return int(value) if value is not None else None
+
+
+async def history(session: AsyncSession, board_id: uuid.UUID) -> tuple[int, str] | None:
+    """The board's last event seq and the epoch it counts in; None when it does not exist."""
+    row = (
+        await session.execute(select(Board.last_seq, Board.epoch).where(Board.id == board_id))
+    ).first()
+    return (int(row[0]), str(row[1])) if row else None

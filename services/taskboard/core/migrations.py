@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -38,3 +39,19 @@ async def current_revision(connection: AsyncConnection) -> str | None:
         return MigrationContext.configure(sync_conn).get_current_revision()  # type: ignore[arg-type]
 
     return await connection.run_sync(_current)
+
+
+async def rotate_epochs(database_url: str) -> int:
+    """Give every board a new epoch: run after restoring the database from a backup (or any
+    rewrite of history), with the deployments stopped, so that every client holding seqs of
+    the old history resyncs instead of trusting them. Returns how many boards."""
+    _, _, rest = database_url.partition("://")
+    engine = create_async_engine(f"postgresql+asyncpg://{rest}")
+    try:
+        async with engine.begin() as connection:
+            result = await connection.execute(
+                text("UPDATE boards SET epoch = substr(md5(random()::text || id::text), 1, 12)")
+            )
+            return int(result.rowcount or 0)
+    finally:
+        await engine.dispose()

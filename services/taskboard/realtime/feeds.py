@@ -17,7 +17,7 @@ from taskboard.realtime.subscriber import Connection, Subscription
 log = logging.getLogger("taskboard.realtime")
 
 ReadEvents = Callable[[uuid.UUID, int, int], Awaitable[list[StreamEvent]]]
-CurrentSeq = Callable[[uuid.UUID], Awaitable[int | None]]
+History = Callable[[uuid.UUID], Awaitable[tuple[int, str] | None]]
 Allowed = Callable[[], Awaitable[bool]]
 
 INBOX_SIZE = 50_000
@@ -36,7 +36,7 @@ class BoardFeed:
         self,
         board_id: uuid.UUID,
         *,
-        current_seq: CurrentSeq,
+        history: History,
         read_events: ReadEvents,
         max_gap: int,
     ) -> None:
@@ -47,7 +47,8 @@ class BoardFeed:
         self.presence: list[str] | None = None
         self.presence_scheduled = False
         self.inbox: asyncio.Queue[StreamEvent] = asyncio.Queue(maxsize=INBOX_SIZE)
-        self._current_seq = current_seq
+        self._history = history
+        self.epoch = ""
         self._read_events = read_events
         self._max_gap = max_gap
         self.gone = False
@@ -68,12 +69,12 @@ class BoardFeed:
 
     async def _run(self) -> None:
         # Registered in the hub before this read: any event committed after it reaches the inbox.
-        current = await self._current_seq(self.board_id)
+        current = await self._history(self.board_id)
         if current is None:
             self.gone = True
             self.ready.set()
             return
-        self.last_seq = current
+        self.last_seq, self.epoch = current
         self.ready.set()
         while True:
             event = await self.inbox.get()
@@ -122,11 +123,17 @@ class BoardFeed:
         metrics.FANNED_OUT.inc(len(self.subscriptions))
 
     async def join(
-        self, connection: Connection, since: int | None, *, allowed: Allowed
+        self,
+        connection: Connection,
+        since: int | None,
+        epoch: str | None = None,
+        *,
+        allowed: Allowed,
     ) -> Subscription | None:
         """Subscribe a socket. It gets `subscribed` with the feed's seq, then the events it
         missed after `since` (or `resync` when they are too many, or when `since` is ahead of
-        the board: a history the client holds is not this one), then whatever arrived
+        the board or counts in another epoch: the history the client holds is not this one),
+        then whatever arrived
         meanwhile, then live frames: in seq order, none lost, none twice.
 
         `allowed` (may the caller see the board?) is asked after the subscription is
@@ -141,8 +148,10 @@ class BoardFeed:
             self.remove(subscription)
             return None
         board = str(self.board_id)
-        await connection.send_now(protocol.frame("subscribed", board_id=board, seq=watermark))
-        if since is not None and since > watermark:
+        await connection.send_now(
+            protocol.frame("subscribed", board_id=board, seq=watermark, epoch=self.epoch)
+        )
+        if since is not None and (since > watermark or (epoch and epoch != self.epoch)):
             metrics.RESYNCS.inc()
             await connection.send_now(protocol.frame("resync", board_id=board))
         elif since is not None and since < watermark:

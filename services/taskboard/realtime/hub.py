@@ -94,7 +94,11 @@ class Hub:
             feed.offer(event)
 
     async def subscribe(
-        self, connection: Connection, board_id: uuid.UUID, since: int | None
+        self,
+        connection: Connection,
+        board_id: uuid.UUID,
+        since: int | None,
+        epoch: str | None = None,
     ) -> None:
         if board_id in connection.subscriptions:
             await self.leave(connection, board_id)
@@ -122,7 +126,7 @@ class Hub:
             # can pass this pod by.
             feed = BoardFeed(
                 board_id,
-                current_seq=self.reads.current_seq,
+                history=self.reads.history,
                 read_events=self.reads.events,
                 max_gap=self.settings.ws_max_replay,
             )
@@ -138,7 +142,7 @@ class Hub:
         async def allowed() -> bool:
             return await self.reads.role(board_id, connection.user_id) is not None
 
-        if await feed.join(connection, since, allowed=allowed) is None:
+        if await feed.join(connection, since, epoch, allowed=allowed) is None:
             connection.enqueue(protocol.frame("error", code="not_found", board_id=str(board_id)))
             await self._drop_feed_if_idle(board_id)
             return

@@ -31,6 +31,8 @@ class Subscribe(_Message):
     type: Literal["subscribe"]
     board_id: uuid.UUID
     since: Annotated[int, Field(ge=0)] | None = None
+    # The epoch `since` counts in (from the snapshot or an earlier `subscribed`).
+    epoch: Annotated[str, Field(min_length=1, max_length=16)] | None = None
 
 
 class Unsubscribe(_Message):

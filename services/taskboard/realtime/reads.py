@@ -26,9 +26,9 @@ class Reads:
         self.resources = resources
         self._slots = asyncio.Semaphore(resources.settings.ws_db_concurrency)
 
-    async def current_seq(self, board_id: uuid.UUID) -> int | None:
+    async def history(self, board_id: uuid.UUID) -> tuple[int, str] | None:
         async with self._slots, unit_of_work(self.resources) as uow:
-            return await access.current_seq(uow.session, board_id)
+            return await access.history(uow.session, board_id)
 
     async def events(self, board_id: uuid.UUID, after: int, upto: int) -> list[StreamEvent]:
         async with self._slots, unit_of_work(self.resources) as uow:

@@ -112,7 +112,7 @@ async def _receive(hub: Hub, connection: Connection) -> None:
             connection.enqueue(protocol.frame("error", code="bad_message", detail=detail))
             continue
         if isinstance(parsed, protocol.Subscribe):
-            await hub.subscribe(connection, parsed.board_id, parsed.since)
+            await hub.subscribe(connection, parsed.board_id, parsed.since, parsed.epoch)
         elif isinstance(parsed, protocol.Unsubscribe):
             await hub.leave(connection, parsed.board_id)
             connection.enqueue(

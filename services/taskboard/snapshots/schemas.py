@@ -18,6 +18,7 @@ class SnapshotBody(OutputModel):
     name: str
     description: str
     seq: int
+    epoch: str  # the history seq counts in: resubscribe with it (see docs/realtime-protocol.md)
     created_at: datetime
     updated_at: datetime
     columns: list[ColumnRead]

@@ -27,19 +27,19 @@ async def snapshot(
     uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, *, cache: SnapshotCache
 ) -> bytes:
     """The board snapshot as JSON, from the cache when this seq was built before."""
-    found = await access_repository.role_and_seq(uow.session, board_id, principal.user_id)
+    found = await access_repository.role_and_history(uow.session, board_id, principal.user_id)
     if found is None:
         raise BoardNotFound()
-    role, seq = found
-    body = await cache.get(board_id, seq)
+    role, seq, epoch = found
+    body = await cache.get(board_id, epoch, seq)
     if body is None:
-        body = await _build_once(uow, board_id, seq, cache)
+        body = await _build_once(uow, board_id, epoch, seq, cache)
     # The cached part is the same for every caller; only the caller's role is spliced in.
     return b'{"role":"' + role.encode() + b'",' + body[1:]
 
 
 # Builds in progress in this process, by (board, seq): later askers wait for the first.
-_building: dict[tuple[uuid.UUID, int], asyncio.Future[bytes]] = {}
+_building: dict[tuple[uuid.UUID, str, int], asyncio.Future[bytes]] = {}
 BUILT = Counter(
     "taskboard_snapshot_builds_total", "Board snapshots built from PostgreSQL (cache misses)"
 )
@@ -50,12 +50,12 @@ SHARED = Counter(
 
 
 async def _build_once(
-    uow: UnitOfWork, board_id: uuid.UUID, seq: int, cache: SnapshotCache
+    uow: UnitOfWork, board_id: uuid.UUID, epoch: str, seq: int, cache: SnapshotCache
 ) -> bytes:
     """However many ask for one (board, seq) at once, one of them builds it (a 5,000-task
     board costs tens of megabytes and tens of milliseconds of database time per build); the
     others wait for that build, in this process, and for the cache across processes."""
-    key = (board_id, seq)
+    key = (board_id, epoch, seq)
     pending = _building.get(key)
     if pending is not None:
         with contextlib.suppress(Exception):  # the builder's failure is its own to report
@@ -65,17 +65,17 @@ async def _build_once(
     future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
     _building[key] = future
     try:
-        if not await cache.claim(board_id, seq):
-            elsewhere = await cache.wait_for(board_id, seq)
+        if not await cache.claim(board_id, epoch, seq):
+            elsewhere = await cache.wait_for(board_id, epoch, seq)
             if elsewhere is not None:
                 SHARED.inc()
                 future.set_result(elsewhere)
                 return elsewhere
         built_seq, body = await _build_snapshot(uow, board_id)
         BUILT.inc()
-        await cache.put(board_id, built_seq, body)
+        await cache.put(board_id, epoch, built_seq, body)
         if built_seq != seq:
-            await cache.put(board_id, seq, body)  # asked for seq: a newer state answers it
+            await cache.put(board_id, epoch, seq, body)  # asked for seq: a newer state answers it
         future.set_result(body)
         return body
     except BaseException as exc:
@@ -107,6 +107,7 @@ async def _build_snapshot(uow: UnitOfWork, board_id: uuid.UUID) -> tuple[int, by
         name=board.name,
         description=board.description,
         seq=seq,
+        epoch=board.epoch,
         created_at=board.created_at,
         updated_at=board.updated_at,
         columns=[ColumnRead.model_validate(c) for c in columns],
