@@ -85,6 +85,7 @@ def small_quotas(service_urls: ServiceUrls, resources: Resources) -> Resources:
         quota_columns_per_board=4,
         quota_labels_per_board=1,
         quota_comments_per_task=1,
+        quota_tasks_per_board=3,
     )
     return resources
 
@@ -148,6 +149,18 @@ async def test_quotas_refuse_one_more_with_a_409_naming_the_limit(
         ),
         "labels on a board",
         1,
+    )
+    # Tasks: the first is there; deleted ones still count (the trash is restorable).
+    second = await api.task(b, owner)
+    gone = await api.request("DELETE", f"{API}/tasks/{second['id']}", headers=owner.headers)
+    assert gone.status_code == 204
+    await api.task(b, owner)
+    await refused(
+        lambda: api.request(
+            "POST", f"{API}/boards/{b}/tasks", json={"title": "4th"}, headers=owner.headers
+        ),
+        "tasks on a board",
+        3,
     )
     comments = f"{API}/tasks/{task['id']}/comments"
     first = await api.request("POST", comments, json={"body": "one"}, headers=owner.headers)

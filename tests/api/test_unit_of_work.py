@@ -35,7 +35,9 @@ async def test_an_actor_style_writer_publishes_after_commit(
     before = await _stream_events(redis, board_id, shards)
 
     async with unit_of_work(resources) as uow:
-        created = await tasks.create(uow, principal, board_id, TaskCreate(title="from an actor"))
+        created = await tasks.create(
+            uow, principal, board_id, TaskCreate(title="from an actor"), quota=100
+        )
         # Not yet committed: nothing may be on the stream.
         assert await _stream_events(redis, board_id, shards) == before
 
@@ -58,7 +60,9 @@ async def test_a_rolled_back_unit_of_work_publishes_nothing(
 
     async def failing_actor() -> None:
         async with unit_of_work(resources) as uow:
-            await tasks.create(uow, principal, board_id, TaskCreate(title="never committed"))
+            await tasks.create(
+                uow, principal, board_id, TaskCreate(title="never committed"), quota=100
+            )
             raise RuntimeError("actor failed")
 
     with pytest.raises(RuntimeError, match="actor failed"):

@@ -27,6 +27,9 @@ class Board(UUIDPrimaryKey, Timestamps, Base):
     # recreated, the database restored: `taskboard rotate-epochs`), so a client holding seqs
     # from another history resyncs instead of trusting them.
     epoch: Mapped[str] = mapped_column(String(16), default=new_epoch)
+    # Tasks ever created on the board and still stored (the trash included), kept by the
+    # statement that creates one: the per-board quota costs no count(*) on the hot write.
+    task_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

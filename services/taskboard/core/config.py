@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     quota_columns_per_board: int = Field(50, ge=1)
     quota_labels_per_board: int = Field(200, ge=1)
     quota_comments_per_task: int = Field(2000, ge=1)
+    quota_tasks_per_board: int = Field(20_000, ge=1, description="tasks, the trash included")
     page_size_default: int = Field(50, ge=1)
     page_size_max: int = Field(200, ge=1)
     idempotency_ttl_seconds: int = Field(86_400, ge=60)

@@ -27,6 +27,7 @@ async def append(
     data: dict[str, Any],
     actor_id: uuid.UUID | None,
     alongside: Sequence[Insert] = (),
+    tasks_added: int = 0,
 ) -> BoardEvent:
     """Take the board's next seq and write the event in the caller's transaction.
 
@@ -41,7 +42,11 @@ async def append(
     bumped = (
         update(boards)
         .where(boards.c.id == board_id)
-        .values(last_seq=boards.c.last_seq + 1, updated_at=func.now())
+        .values(
+            last_seq=boards.c.last_seq + 1,
+            updated_at=func.now(),
+            **({"task_count": boards.c.task_count + tasks_added} if tasks_added else {}),
+        )
         .returning(boards.c.last_seq)
         .cte("bumped")
     )

@@ -89,6 +89,7 @@ class CreationTarget:
     role: str
     column_key: str | None
     wip_limit: int | None
+    task_count: int
 
 
 async def lock_for_create(
@@ -100,7 +101,7 @@ async def lock_for_create(
         BoardColumn.key == status if status is not None else true()
     )
     stmt = (
-        select(Membership.role, BoardColumn.key, BoardColumn.wip_limit)
+        select(Membership.role, BoardColumn.key, BoardColumn.wip_limit, Board.task_count)
         .select_from(Membership)
         .join(Board, Board.id == Membership.board_id)
         .outerjoin(BoardColumn, column_on)
@@ -110,7 +111,7 @@ async def lock_for_create(
         .with_for_update(of=Board)
     )
     row = (await session.execute(stmt)).first()
-    return CreationTarget(row[0], row[1], row[2]) if row else None
+    return CreationTarget(row[0], row[1], row[2], int(row[3])) if row else None
 
 
 async def column_tail(

@@ -20,9 +20,16 @@ router = authenticated_router(tags=["tasks"])
 
 @router.post("/boards/{board_id}/tasks", status_code=status.HTTP_201_CREATED)
 async def create_task(
-    board_id: uuid.UUID, data: TaskCreate, response: Response, uow: UoW, principal: CurrentUser
+    board_id: uuid.UUID,
+    data: TaskCreate,
+    response: Response,
+    uow: UoW,
+    principal: CurrentUser,
+    settings: SettingsDep,
 ) -> TaskRead:
-    task = await service.create(uow, principal, board_id, data)
+    task = await service.create(
+        uow, principal, board_id, data, quota=settings.quota_tasks_per_board
+    )
     response.headers["ETag"] = etag(task.version)
     return task
 

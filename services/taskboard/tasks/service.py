@@ -17,6 +17,7 @@ from taskboard.columns.rules import check_wip
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.ordering import key_between
+from taskboard.core.quotas import QuotaExceeded
 from taskboard.events import log as events
 from taskboard.labels.models import Label
 from taskboard.tasks import repository
@@ -78,7 +79,12 @@ async def _record(
 
 
 async def create(
-    uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, data: TaskCreate
+    uow: UnitOfWork,
+    principal: Principal,
+    board_id: uuid.UUID,
+    data: TaskCreate,
+    *,
+    quota: int,
 ) -> TaskRead:
     """The hot write: four round trips (lock and read, column tail, task + event, commit)."""
     target = await repository.lock_for_create(
@@ -88,6 +94,11 @@ async def create(
         raise BoardNotFound()
     if not at_least(target.role, "member"):
         raise RoleRequired(f"This needs the member role on the board; you are {target.role}")
+    if target.task_count >= quota:
+        raise QuotaExceeded(
+            f"At most {quota} tasks on a board (the trash included); delete some first",
+            extra={"quota": "tasks on a board", "limit": quota},
+        )
     if target.column_key is None:
         if data.status is not None:
             raise ColumnNotFound(
@@ -131,6 +142,7 @@ async def create(
         data={"task": read.model_dump(mode="json")},
         actor_id=principal.user_id,
         alongside=repository.insert_new(values, data.assignee_ids, data.labels),
+        tasks_added=1,
     )
     return read
 
