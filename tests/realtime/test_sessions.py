@@ -4,6 +4,7 @@ fresh one first."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -189,3 +190,77 @@ async def test_a_since_from_another_epoch_gets_resync(cluster: Cluster) -> None:
     assert resync["board_id"] == board_id
     assert not [f for f in client.frames[: client.frames.index(other)] if f["type"] == "resync"]
     await client.close()
+
+
+async def test_a_member_removed_while_subscribing_gets_nothing_after_the_removal(
+    cluster: Cluster,
+) -> None:
+    """Subscribe races DELETE .../members/{uid}: whichever wins, nothing written after the
+    removal reaches the removed member (once 5 of 60 trials kept a live feed)."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner_id, owner_email = await _register(http, cluster)
+        owner = await _login(http, cluster, owner_email)
+        member_id, member_email = await _register(http, cluster)
+        member = await _login(http, cluster, member_email)
+        owner_headers = {"Authorization": f"Bearer {owner['access_token']}"}
+        watcher = WsClient(cluster.rt1.ws, owner["access_token"])
+        removed = WsClient(cluster.rt1.ws, member["access_token"])
+        await watcher.connect()
+        await removed.connect()
+        for trial in range(20):
+            board = await http.post(
+                f"{cluster.api1.http}{API}/boards",
+                json={"name": f"R{trial}"},
+                headers=owner_headers,
+            )
+            board_id = board.json()["id"]
+            added = await http.put(
+                f"{cluster.api1.http}{API}/boards/{board_id}/members/{member_id}",
+                json={"role": "viewer"},
+                headers=owner_headers,
+            )
+            assert added.status_code == 200
+            await watcher.subscribe(board_id)
+            mark = len(removed.frames)
+
+            async def subscribe_a_little_later(delay: float, b: str = board_id) -> None:
+                # Trials sweep the subscribe across the removal's way to the pod (its commit,
+                # the stream, the feed), where the check and the starting seq once disagreed.
+                await asyncio.sleep(delay)
+                await removed.send(type="subscribe", board_id=b)
+
+            _, deleted = await asyncio.gather(
+                subscribe_a_little_later(trial * 0.002),
+                http.delete(
+                    f"{cluster.api2.http}{API}/boards/{board_id}/members/{member_id}",
+                    headers=owner_headers,
+                ),
+            )
+            assert deleted.status_code == 204
+            after = await http.post(
+                f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+                json={"title": "after the removal"},
+                headers=owner_headers,
+            )
+            assert after.status_code == 201
+            await watcher.wait_for(
+                lambda f, b=board_id: (
+                    f["type"] == "event" and f["board_id"] == b and f["event"] == "task.created"
+                )
+            )
+            # The pong comes after anything the pod queued for this socket before it.
+            await removed.send(type="ping", id=f"trial-{trial}")
+            await removed.wait_for(
+                lambda f, t=trial: f["type"] == "pong" and f["id"] == f"trial-{t}", after=mark
+            )
+            leaked = [
+                f
+                for f in removed.frames[mark:]
+                if f["type"] == "event"
+                and f["board_id"] == board_id
+                and f["event"] == "task.created"
+            ]
+            assert leaked == [], f"trial {trial}: a removed member got {leaked}"
+        await watcher.close()
+        await removed.close()
+    assert owner_id
