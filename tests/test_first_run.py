@@ -5,6 +5,7 @@ leaves nothing in /tmp."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 from pathlib import Path
@@ -205,3 +206,35 @@ def test_rotate_epochs_gives_every_board_a_new_history(
     assert set(after) == set(before)
     assert all(after[b] != before[b] for b in before)
     asyncio.run(execute("DELETE FROM boards WHERE id = $1", board))
+
+
+def test_ctrl_c_stops_everything_quietly(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals the whole foreground process group. The embedded servers
+    have groups of their own, so only `up` gets it and stops them in order: no server dies
+    under the app, no warnings follow, nothing is left running."""
+    port = free_port()
+    up = ManagedProcess(
+        taskboard_command("up", "--ephemeral"),
+        name="`up`",
+        env=clean_env(tmp_path, TASKBOARD_PORT=str(port)),
+        cwd=tmp_path,
+        stdout=tmp_path / "up.stdout",
+        stderr=tmp_path / "up.stderr",
+        ready=http_ok(f"http://127.0.0.1:{port}/readyz"),
+        ready_timeout=90,
+    ).start()
+    try:
+        up.wait_ready()
+        os.killpg(up.pid, signal.SIGINT)  # what the terminal does: the whole group
+        status = up.popen.wait(timeout=60)
+    finally:
+        up.kill()
+    stderr = up.stderr_text()
+    assert status == 0, stderr[-3000:]
+    noisy = [
+        line
+        for line in stderr.splitlines()
+        if line.startswith("{") and json.loads(line)["level"] in ("WARNING", "ERROR", "CRITICAL")
+    ]
+    assert noisy == [], noisy[:5]
+    assert "Traceback" not in stderr

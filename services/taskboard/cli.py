@@ -197,8 +197,10 @@ def _serve(
                 print(banner, flush=True)
 
     # uvicorn re-raises the signal after its graceful shutdown, restoring the handler it found;
-    # with the default one SIGTERM would kill us before `up` stops its embedded servers.
+    # with the defaults SIGTERM would kill us, and Ctrl-C (SIGINT) raise KeyboardInterrupt with
+    # a traceback, before `up` stops its embedded servers in order.
     signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGINT, lambda *_: None)
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
