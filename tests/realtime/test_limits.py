@@ -91,3 +91,50 @@ async def test_a_long_replay_arrives_whole_and_in_order(cluster: Cluster) -> Non
     await client.wait_until_seq(board_id, 451)
     assert client.seqs[board_id] == list(range(1, 452))
     await client.close()
+
+
+async def test_a_subscribe_flood_takes_a_bounded_share_of_the_database(cluster: Cluster) -> None:
+    """40 sockets subscribing from seq 0 at once used to take as many pooled connections as
+    the pool had (other users' requests then failed); the pod now reads with at most
+    TASKBOARD_WS_DB_CONCURRENCY connections, and everyone still gets their replay."""
+    import asyncpg
+
+    pod = start(
+        "realtime",
+        "rt-db-bound",
+        cluster.urls,
+        TASKBOARD_WS_DB_CONCURRENCY="2",
+        TASKBOARD_WS_MAX_SOCKETS_PER_USER="100",
+        TASKBOARD_SERVICE_NAME="rt-db-bound",
+    )
+    try:
+        wait_ready([pod])
+        async with httpx.AsyncClient(timeout=30) as http:
+            owner = await account(http, cluster.api1, "flood")
+            board_id = await _board(http, cluster.api1, owner)
+            for i in range(30):
+                created = await http.post(
+                    f"{cluster.api1.http}/api/v1/boards/{board_id}/tasks",
+                    json={"title": f"t{i}"},
+                    headers=owner.headers,
+                )
+                assert created.status_code == 201
+        clients = [WsClient(pod.ws, owner.token) for _ in range(40)]
+        await asyncio.gather(*(c.connect() for c in clients))
+        await asyncio.gather(
+            *(c.send(type="subscribe", board_id=board_id, since=0) for c in clients)
+        )
+        await asyncio.gather(*(c.wait_until_seq(board_id, 31) for c in clients))
+        assert all(c.seqs[board_id] == list(range(1, 32)) for c in clients)
+        connection = await asyncpg.connect(cluster.urls.database_url)
+        try:
+            opened = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rt-db-bound'"
+            )
+        finally:
+            await connection.close()
+        # The pool keeps what it opened: at most the bound, plus one for /readyz.
+        assert 1 <= opened <= 3, opened
+        await asyncio.gather(*(c.close() for c in clients))
+    finally:
+        pod.kill()
