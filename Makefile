@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up check lint typecheck test format bench bench-realtime clean
+.PHONY: up check lint typecheck test format openapi bench bench-realtime clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The committed API contract: rewrite it after changing the API, and review the diff.
+openapi: $(STAMP)
+	$(BIN)/python -m taskboard.api.openapi > docs/openapi.json
 
 bench: $(STAMP)
 	$(BIN)/python loadtests/bench_write.py

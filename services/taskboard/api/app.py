@@ -30,6 +30,7 @@ from taskboard.core.telemetry import configure_tracing
 from taskboard.events.routes import router as events_router
 from taskboard.labels.routes import router as labels_router
 from taskboard.routing import health
+from taskboard.routing.contract import declare_problem_schema, operation_id
 from taskboard.snapshots.routes import router as snapshots_router
 from taskboard.tasks.routes import router as tasks_router
 
@@ -97,12 +98,14 @@ def create_app(
         summary="Real-time collaborative task board",
         openapi_url="/api/openapi.json",
         docs_url=None,  # served below from the package: no CDN, works offline
+        generate_unique_id_function=operation_id,
         redoc_url=None,
         lifespan=lifespan_for(settings, services, resources),
     )
     if resources is not None:
         app.state.resources = resources  # ASGITransport in tests runs no lifespan
     _serve_docs(app)
+    declare_problem_schema(app)
     problems.install(app)
     health.include(app, settings)
     app.include_router(api_router())

@@ -8,15 +8,25 @@ from taskboard.auth.errors import InvalidCredentials, InvalidToken
 from taskboard.auth.schemas import Credentials, PasswordChange, RefreshRequest, TokenPair
 from taskboard.core import ratelimit
 from taskboard.core.config import Settings
+from taskboard.routing.contract import AUTHENTICATED, problem_response
 from taskboard.routing.deps import RedisDep, Res, SettingsDep, UoW, client_ip
 from taskboard.users import repository as users_repository
 from taskboard.users import service as users_service
 from taskboard.users.models import User
 from taskboard.users.schemas import Registration, UserRead, UserUpdate
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(
+    prefix="/auth",
+    tags=["auth"],
+    responses={
+        401: problem_response("Wrong credentials, or a refresh token that is not valid"),
+        409: problem_response("The e-mail address is already registered"),
+        422: problem_response("A field breaks a rule (see `errors`)"),
+        429: problem_response("Too many attempts from here; retry after `Retry-After` seconds"),
+    },
+)
 # The signed-in account itself; password and sessions join it here.
-me_router = APIRouter(tags=["users"])
+me_router = APIRouter(tags=["users"], responses=AUTHENTICATED)
 
 
 async def _limit_ip(redis: RedisDep, settings: Settings, request: Request, action: str) -> None:

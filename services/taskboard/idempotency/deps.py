@@ -18,6 +18,7 @@ from taskboard.auth.deps import CurrentUser
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import Conflict, FieldProblem, TaskboardError, ValidationFailed
 from taskboard.idempotency.models import IdempotencyRecord
+from taskboard.routing.contract import AUTHENTICATED
 from taskboard.routing.deps import UoW
 
 HEADER = "Idempotency-Key"
@@ -82,7 +83,12 @@ async def claim_key(request: Request, uow: UoW, principal: CurrentUser) -> None:
 
 def authenticated_router(**kwargs: Any) -> APIRouter:
     """A router whose every route needs a caller and whose POSTs honour Idempotency-Key."""
-    return APIRouter(route_class=IdempotentRoute, dependencies=[Depends(claim_key)], **kwargs)
+    return APIRouter(
+        route_class=IdempotentRoute,
+        dependencies=[Depends(claim_key)],
+        responses=AUTHENTICATED,
+        **kwargs,
+    )
 
 
 async def _remember(request: Request, response: Response) -> None:

@@ -1,0 +1,91 @@
+"""What the OpenAPI document says of every operation beyond its own body: the problem+json
+shape of errors and the answers every authenticated operation can give, operation ids that
+read well in generated clients, and the security schemes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="the field, parameter or header at fault (dotted path)")
+    rule: str = Field(description="the rule it broke, e.g. required, max_length, format")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/validation-error",
+                    "title": "Validation failed",
+                    "status": 422,
+                    "detail": "Invalid fields: title",
+                    "instance": "/api/v1/boards/0b7c.../tasks",
+                    "errors": [{"field": "title", "rule": "string_too_long", "message": "..."}],
+                    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                }
+            ]
+        },
+    )
+
+    type: str = Field(description="a URI reference naming the kind of problem")
+    title: str
+    status: int
+    detail: str
+    instance: str = Field(description="the request path")
+    errors: list[FieldError] | None = Field(
+        None, description="one entry per bad field, for 422 and some 4xx"
+    )
+    trace_id: str | None = Field(None, description="quote it when reporting the problem")
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+# What any authenticated operation can answer, whatever it does.
+AUTHENTICATED: dict[int | str, dict[str, Any]] = {
+    401: problem_response("No valid access token (Bearer header or session cookie)"),
+    422: problem_response("A parameter, header or body field breaks a rule (see `errors`)"),
+    500: problem_response("Our fault: quote the trace_id"),
+}
+
+
+def operation_id(route: APIRoute) -> str:
+    """`<tag>-<name>`: the handler's name with the tag's own noun taken out, e.g. tasks-create
+    (create_task), boards-list-members (list_members)."""
+    tag = str(route.tags[0]) if route.tags else "default"
+    noun = tag.rstrip("s")
+    words = [w for w in route.name.split("_") if w not in (tag, noun)]
+    return "-".join([tag, *words]) if words else tag
+
+
+def declare_problem_schema(app: FastAPI) -> None:
+    """Put Problem (and FieldError) in the document's components, which every problem
+    response refers to (as `model=` FastAPI would also list them as application/json)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()  # FastAPI caches it; the additions below stay in that copy
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in schemas:
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem.pop("$defs", {}))
+            schemas["Problem"] = problem
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

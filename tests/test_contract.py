@@ -1,0 +1,44 @@
+"""The API contract is reviewed like code: docs/openapi.json is the committed document, and
+any change the code makes to it must be committed with it (`make openapi`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from taskboard.api.openapi import document
+
+COMMITTED = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
+
+
+def test_the_committed_document_is_the_one_the_code_serves() -> None:
+    served = document()
+    committed = json.loads(COMMITTED.read_text())
+    assert served == committed, (
+        "the API changed: run `make openapi`, review the diff of docs/openapi.json, commit it"
+    )
+
+
+def test_every_operation_has_a_readable_id_security_and_problem_responses() -> None:
+    doc = document()
+    assert doc["components"]["securitySchemes"].keys() == {"HTTPBearer", "APIKeyCookie"}
+    problem = doc["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "instance"} <= set(problem["required"])
+    ids = []
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            ids.append(operation["operationId"])
+            assert "_api_v1_" not in operation["operationId"], (method, path)
+            public = path.startswith("/api/v1/auth/") and not path.endswith("logout-all")
+            if not public:
+                assert operation.get("security"), (method, path)
+            errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}
+            assert errors, (method, path)
+            for status, response in errors.items():
+                assert list(response["content"]) == ["application/problem+json"], (
+                    method,
+                    path,
+                    status,
+                )
+            assert "HTTPValidationError" not in json.dumps(operation)
+    assert len(ids) == len(set(ids))
