@@ -42,3 +42,25 @@ def test_every_operation_has_a_readable_id_security_and_problem_responses() -> N
                 )
             assert "HTTPValidationError" not in json.dumps(operation)
     assert len(ids) == len(set(ids))
+
+
+def test_each_operation_declares_the_problems_its_code_raises() -> None:
+    """Read from the code (routing.raises), not listed per route: a stale If-Match is a 412
+    only where If-Match is read, WIP limits are 409s where tasks move, 429s where limits are."""
+    doc = document()
+
+    def statuses(path: str, method: str) -> set[str]:
+        responses = doc["paths"][path][method]["responses"]
+        return {status for status in responses if status[0] in "45"}
+
+    move = statuses("/api/v1/tasks/{task_id}/move", "post")
+    assert {"401", "403", "404", "409", "412", "413", "422"} <= move
+    description = doc["paths"]["/api/v1/tasks/{task_id}/move"]["post"]["responses"]["409"][
+        "description"
+    ]
+    assert "`wip-limit-exceeded`" in description
+    assert "`task-deleted`" in description
+    assert "412" not in statuses("/api/v1/tasks/{task_id}", "get")
+    assert "413" not in statuses("/api/v1/tasks/{task_id}", "get")  # no body, no cap
+    assert "429" in statuses("/api/v1/auth/login", "post")
+    assert "409" in statuses("/api/v1/auth/register", "post")

@@ -18,11 +18,10 @@ from taskboard.users.schemas import Registration, UserRead, UserUpdate
 router = APIRouter(
     prefix="/auth",
     tags=["auth"],
+    # The rest (401, 409, 429...) is read from the code: routing.raises.
     responses={
-        401: problem_response("Wrong credentials, or a refresh token that is not valid"),
-        409: problem_response("The e-mail address is already registered"),
         422: problem_response("A field breaks a rule (see `errors`)"),
-        429: problem_response("Too many attempts from here; retry after `Retry-After` seconds"),
+        500: problem_response("Our fault: quote the trace_id"),
     },
 )
 # The signed-in account itself; password and sessions join it here.

@@ -20,6 +20,7 @@ from taskboard.core.errors import Conflict, FieldProblem, TaskboardError, Valida
 from taskboard.idempotency.models import IdempotencyRecord
 from taskboard.routing.contract import AUTHENTICATED
 from taskboard.routing.deps import UoW
+from taskboard.routing.raises import only_for
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -36,6 +37,7 @@ class IdempotentReplay(TaskboardError):
         self.body = body
 
 
+@only_for("POST")
 async def claim_key(request: Request, uow: UoW, principal: CurrentUser) -> None:
     key = request.headers.get(HEADER)
     if key is None or request.method != "POST":

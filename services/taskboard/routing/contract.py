@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from taskboard.routing.raises import operation_errors
+
 
 class FieldError(BaseModel):
     field: str = Field(description="the field, parameter or header at fault (dotted path)")
@@ -65,18 +67,45 @@ AUTHENTICATED: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Every route by its operation id, as FastAPI names them (below): the document is completed
+# from the routes' code once it is generated.
+_routes: dict[str, APIRoute] = {}
+
+
 def operation_id(route: APIRoute) -> str:
     """`<tag>-<name>`: the handler's name with the tag's own noun taken out, e.g. tasks-create
     (create_task), boards-list-members (list_members)."""
     tag = str(route.tags[0]) if route.tags else "default"
     noun = tag.rstrip("s")
     words = [w for w in route.name.split("_") if w not in (tag, noun)]
-    return "-".join([tag, *words]) if words else tag
+    name = "-".join([tag, *words]) if words else tag
+    _routes[name] = route
+    return name
+
+
+def _declare_errors(operation: dict[str, Any], route: APIRoute, method: str) -> None:
+    """Each status the route's code can raise, with the problem types behind it."""
+    by_status: dict[int, set[str]] = {}
+    for error in operation_errors(route.dependant, method):
+        by_status.setdefault(error.status, set()).add(error.type)
+    if route.body_field is not None:
+        by_status.setdefault(413, set()).add("payload-too-large")
+    responses = operation.setdefault("responses", {})
+    for status, types in sorted(by_status.items()):
+        if status < 400:
+            continue
+        listed = ", ".join(f"`{t}`" for t in sorted(types))
+        existing = responses.get(str(status))
+        if existing is None:
+            responses[str(status)] = problem_response(f"Problem types: {listed}")
+        else:
+            existing["description"] = f"{existing['description']}. Problem types: {listed}"
 
 
 def declare_problem_schema(app: FastAPI) -> None:
     """Put Problem (and FieldError) in the document's components, which every problem
-    response refers to (as `model=` FastAPI would also list them as application/json)."""
+    response refers to (as `model=` FastAPI would also list them as application/json), and
+    declare on each operation the problems its code can raise (routing.raises)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -86,6 +115,11 @@ def declare_problem_schema(app: FastAPI) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
+            for item in document.get("paths", {}).values():
+                for method, operation in item.items():
+                    route = _routes.get(operation.get("operationId", ""))
+                    if route is not None:
+                        _declare_errors(operation, route, method.upper())
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
