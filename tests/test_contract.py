@@ -64,3 +64,16 @@ def test_each_operation_declares_the_problems_its_code_raises() -> None:
     assert "413" not in statuses("/api/v1/tasks/{task_id}", "get")  # no body, no cap
     assert "429" in statuses("/api/v1/auth/login", "post")
     assert "409" in statuses("/api/v1/auth/register", "post")
+
+
+def test_the_headers_of_the_contract_are_documented() -> None:
+    doc = document()
+    create = doc["paths"]["/api/v1/boards/{board_id}/tasks"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
+    assert "ETag" in create["responses"]["201"]["headers"]
+    update = doc["paths"]["/api/v1/tasks/{task_id}"]["patch"]
+    assert "if-match" in [p["name"].lower() for p in update["parameters"]]
+    listing = doc["paths"]["/api/v1/boards"]["get"]
+    assert "Idempotency-Key" not in [p["name"] for p in listing.get("parameters", [])]
+    limited = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"]
+    assert "Retry-After" in limited["headers"]

@@ -4,6 +4,7 @@ read well in generated clients, and the security schemes."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from fastapi import FastAPI
@@ -83,6 +84,57 @@ def operation_id(route: APIRoute) -> str:
     return name
 
 
+def _sets_header(route: APIRoute, name: str) -> bool:
+    """Whether the handler itself sets response header `name` (`response.headers[...] =`)."""
+    try:
+        source = inspect.getsource(inspect.unwrap(route.endpoint))
+    except (OSError, TypeError):
+        return False
+    return f'response.headers["{name}"]' in source
+
+
+def _declare_headers(operation: dict[str, Any], route: APIRoute, method: str) -> None:
+    """The headers the contract carries besides parameters FastAPI already lists."""
+    responses = operation.get("responses", {})
+    calls = {getattr(call, "__name__", "") for call in _dependency_calls(route)}
+    if method == "POST" and "claim_key" in calls:
+        operation.setdefault("parameters", []).append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Retrying with the same key and body returns the first answer "
+                "(marked `Idempotent-Replayed: true`) instead of doing it twice; the same key "
+                "with another body is a 422.",
+            }
+        )
+    for status, response in responses.items():
+        headers = response.setdefault("headers", {}) if status.startswith("2") else None
+        if headers is not None and _sets_header(route, "ETag"):
+            headers["ETag"] = {
+                "description": 'The version, e.g. `"3"`: send it back as If-Match',
+                "schema": {"type": "string"},
+            }
+        if status == "429":
+            response.setdefault("headers", {})["Retry-After"] = {
+                "description": "Seconds until the limit's window ends",
+                "schema": {"type": "integer"},
+            }
+        if headers == {}:
+            del response["headers"]
+
+
+def _dependency_calls(route: APIRoute) -> list[Any]:
+    pending, found = [route.dependant], []
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is not None:
+            found.append(dependant.call)
+        pending.extend(dependant.dependencies)
+    return found
+
+
 def _declare_errors(operation: dict[str, Any], route: APIRoute, method: str) -> None:
     """Each status the route's code can raise, with the problem types behind it."""
     by_status: dict[int, set[str]] = {}
@@ -120,6 +172,7 @@ def declare_problem_schema(app: FastAPI) -> None:
                     route = _routes.get(operation.get("operationId", ""))
                     if route is not None:
                         _declare_errors(operation, route, method.upper())
+                        _declare_headers(operation, route, method.upper())
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
