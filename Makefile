@@ -32,9 +32,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The committed API contract: rewrite it after changing the API, and review the diff.
+# The committed contracts (REST and WebSocket): rewrite them after changing either API, and
+# review the diff.
 openapi: $(STAMP)
 	$(BIN)/python -m taskboard.api.openapi > docs/openapi.json
+	$(BIN)/python -m taskboard.realtime.asyncapi > docs/asyncapi.json
 
 bench: $(STAMP)
 	$(BIN)/python loadtests/bench_write.py

@@ -77,3 +77,20 @@ def test_the_headers_of_the_contract_are_documented() -> None:
     assert "Idempotency-Key" not in [p["name"] for p in listing.get("parameters", [])]
     limited = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"]
     assert "Retry-After" in limited["headers"]
+
+
+def test_the_committed_asyncapi_document_is_the_one_the_code_makes() -> None:
+    from taskboard.realtime.asyncapi import document as asyncapi
+
+    made = asyncapi()
+    committed = json.loads((COMMITTED.parent / "asyncapi.json").read_text())
+    assert made == committed, "the socket protocol changed: run `make openapi`, review, commit"
+    messages = made["components"]["messages"]
+    assert {"Auth", "Subscribe", "Unsubscribe", "Ping"} <= set(messages)
+    assert {"Subscribed", "Event", "Resync", "Error"} <= set(messages)
+    assert made["components"]["schemas"]["Subscribed"]["required"] == [
+        "type",
+        "board_id",
+        "seq",
+        "epoch",
+    ]

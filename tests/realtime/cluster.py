@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import websockets
+from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection
 
 from taskboard.embedded.processes import (
@@ -23,6 +24,7 @@ from taskboard.embedded.processes import (
     taskboard_command,
     wait_all_ready,
 )
+from taskboard.realtime.protocol import SERVER_MESSAGES
 from tests.conftest import TEST_SECRET
 from tests.fixtures.services import ServiceUrls
 
@@ -131,6 +133,7 @@ class WsClient:
     connection: ClientConnection | None = None
     reader: asyncio.Task[None] | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    undocumented: list[str] = field(default_factory=list)
 
     async def connect(self, **options: Any) -> dict[str, Any]:
         self.close_code = None
@@ -146,6 +149,11 @@ class WsClient:
         try:
             async for raw in self.connection:
                 frame = json.loads(raw)
+                # Every frame a test sees must be one the AsyncAPI document describes.
+                try:
+                    SERVER_MESSAGES.validate_python(frame)
+                except ValidationError as exc:
+                    self.undocumented.append(f"{frame}: {exc}")
                 self.frames.append(frame)
                 if frame["type"] == "event":
                     self.seqs.setdefault(frame["board_id"], []).append(frame["seq"])
@@ -209,3 +217,4 @@ class WsClient:
         if self.reader is not None:
             with contextlib.suppress(Exception):
                 await self.reader
+        assert self.undocumented == [], self.undocumented[:3]

@@ -60,3 +60,95 @@ def frame(kind: str, **fields: Any) -> str:
 
 def event_frame(board_id: uuid.UUID, seq: int, event: str, data: Any, ts: str) -> str:
     return frame("event", board_id=str(board_id), seq=seq, event=event, data=data, ts=ts)
+
+
+# ---- what the server sends: the models the AsyncAPI document (realtime/asyncapi.py) is made
+# from. Frames are written by frame()/event_frame() on the hot path; the tests validate every
+# frame they receive against these, so the document and the wire cannot part.
+
+
+class _ServerMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Authenticated(_ServerMessage):
+    """Authentication (or renewal) accepted; renew with a fresh `auth` before `expires_at`."""
+
+    type: Literal["authenticated"]
+    user_id: uuid.UUID
+    expires_at: str | None = Field(None, description="ISO 8601; null: the token has none")
+
+
+class Subscribed(_ServerMessage):
+    """The subscription is active as of `seq` (counted in `epoch`); replayed events follow."""
+
+    type: Literal["subscribed"]
+    board_id: uuid.UUID
+    seq: int
+    epoch: str
+
+
+class Event(_ServerMessage):
+    """One board event: per subscription, seq is strictly increasing and gap-free."""
+
+    type: Literal["event"]
+    board_id: uuid.UUID
+    seq: int
+    event: str = Field(description="e.g. task.created; the list is in realtime-protocol.md")
+    data: dict[str, Any]
+    ts: str = Field(description="when it was written, UTC, ISO 8601")
+
+
+class Resync(_ServerMessage):
+    """What you missed is not replayable (too much, or another history): reload the board."""
+
+    type: Literal["resync"]
+    board_id: uuid.UUID
+
+
+class PresenceFrame(_ServerMessage):
+    """Who is viewing the board (any pod)."""
+
+    type: Literal["presence"]
+    board_id: uuid.UUID
+    users: list[uuid.UUID]
+
+
+class Unsubscribed(_ServerMessage):
+    type: Literal["unsubscribed"]
+    board_id: uuid.UUID
+    reason: Literal["requested", "removed", "board_deleted"]
+
+
+class Pong(_ServerMessage):
+    type: Literal["pong"]
+    id: str | int | None = None
+
+
+class Error(_ServerMessage):
+    """A refused message; the socket stays open."""
+
+    type: Literal["error"]
+    code: Literal["not_found", "bad_message", "too_many_subscriptions", "wrong_user"]
+    board_id: uuid.UUID | None = None
+    detail: str | None = None
+    limit: int | None = None
+
+
+ServerMessage = Annotated[
+    Authenticated | Subscribed | Event | Resync | PresenceFrame | Unsubscribed | Pong | Error,
+    Field(discriminator="type"),
+]
+SERVER_MESSAGES: TypeAdapter[Any] = TypeAdapter(ServerMessage)
+CLIENT_MESSAGES: TypeAdapter[Any] = _PARSER
+
+CLOSE_CODES = {
+    CLOSE_PROTOCOL_ERROR: "the first frame was not an `auth` message",
+    CLOSE_AUTH_FAILED: "authentication failed (invalid or expired token)",
+    CLOSE_AUTH_TIMEOUT: "no authentication within the timeout",
+    CLOSE_SESSION_ENDED: "the session ended (logout, password change, revoked login)",
+    CLOSE_TOKEN_EXPIRED: "the token expired and no fresh `auth` came before",
+    CLOSE_SLOW_CONSUMER: "slow consumer: resume with the last seq seen",
+    CLOSE_TOO_MANY_SOCKETS: "the user holds too many sockets on this pod",
+    CLOSE_SERVICE_RESTART: "the pod is restarting: reconnect to any pod",
+}
