@@ -1,5 +1,6 @@
-"""Schemathesis over the app's own OpenAPI document: no operation answers 5xx, whatever it is
-sent (the `not_a_server_error` check), with a real Bearer token and real ids in the paths.
+"""Schemathesis over the app's own OpenAPI document: no operation answers 5xx, and every
+answer is one the document declares (status code, content type, body schema, headers: see
+CHECKS), whatever it is sent, with a real Bearer token and real ids in the paths.
 
 How it runs: schemathesis' ASGI transport (starlette's TestClient) would call the app on its own
 event loop in another thread, where the session's asyncpg engine cannot be used; and
@@ -8,7 +9,7 @@ the operations in turn: schemathesis' hypothesis strategy for each (`operation.a
 positive and negative data) is drawn into a list by a small synchronous `@given` function, and
 the cases are then sent through the suite's own `api` client (httpx over ASGITransport, on the
 session loop, inside the test's rolled-back transaction), and each response is validated with
-`case.validate_response(..., checks=[not_a_server_error])`. The same test then checks the run's
+`case.validate_response(..., checks=CHECKS)`. The same test then checks the run's
 size (operations, cases, 2xx answers), so no other test's state, order or selection matters.
 
 Path parameters: two cases in three get the ids of a real board/task/column/label/comment/member
@@ -32,6 +33,12 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from taskboard.api.app import api_router
 from tests.helpers import ApiClient, User
@@ -57,6 +64,19 @@ def _collected_operations() -> list[str]:
     app.include_router(api_router())
     return _operation_ids(app.openapi())
 
+
+# Every answer must be one the document declares: status, content type, body schema and
+# headers. Not yet: negative_data_rejection and positive_data_acceptance (114 findings in one
+# run), which need the document to say what its schemas cannot (a cursor must be one we
+# issued, the current password must match, an Idempotency-Key is bound to its first body)
+# and unknown query parameters to be refused; the contract issue keeps them open.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 OPERATIONS = _collected_operations()
 
@@ -189,7 +209,7 @@ async def fuzz(
         totals[status_class] = totals.get(status_class, 0) + 1
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         try:
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(response, checks=CHECKS)
         except FailureGroup as failure:
             server_errors.append(f"{operation_id}: {failure}\n{response.text[:500]}")
         if (method == "DELETE" and response.status_code == 204) or response.status_code == 403:
@@ -210,7 +230,7 @@ async def test_no_operation_answers_5xx(api: ApiClient, schema: Any) -> None:
         server_errors += errors
         print(f"  {operation_id}: {dict(sorted(statuses.items()))}")
     print(f"schemathesis ran {totals}")
-    assert not server_errors, f"{len(server_errors)} 5xx answers:\n\n" + "\n\n".join(
+    assert not server_errors, f"{len(server_errors)} answers off the contract:\n\n" + "\n\n".join(
         server_errors[:3]
     )
     assert totals["operations"] == len(OPERATIONS) >= MIN_OPERATIONS, totals

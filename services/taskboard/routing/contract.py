@@ -141,6 +141,7 @@ def _declare_errors(operation: dict[str, Any], route: APIRoute, method: str) -> 
     for error in operation_errors(route.dependant, method):
         by_status.setdefault(error.status, set()).add(error.type)
     if route.body_field is not None:
+        by_status.setdefault(400, set()).add("bad-request")  # the body is not JSON at all
         by_status.setdefault(413, set()).add("payload-too-large")
     responses = operation.setdefault("responses", {})
     for status, types in sorted(by_status.items()):
