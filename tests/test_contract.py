@@ -94,3 +94,17 @@ def test_the_committed_asyncapi_document_is_the_one_the_code_makes() -> None:
         "seq",
         "epoch",
     ]
+
+
+def test_the_main_bodies_carry_examples() -> None:
+    schemas = document()["components"]["schemas"]
+    for name in (
+        "TaskCreate",
+        "TaskRead",
+        "TaskMove",
+        "BoardCreate",
+        "Registration",
+        "Credentials",
+        "Problem",
+    ):
+        assert schemas[name].get("examples"), name

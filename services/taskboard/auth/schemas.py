@@ -2,12 +2,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from taskboard.core.schemas import InputModel, Text
 
 
 class Credentials(InputModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_max_length=100_000,
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "correct horse battery"}]
+        },
+    )
+
     email: Text(320, min_length=3)  # type: ignore[valid-type]
     password: Text(256, min_length=1)  # type: ignore[valid-type]
 

@@ -3,12 +3,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import ConfigDict
+
 from taskboard.access.roles import Role
 from taskboard.columns.schemas import ColumnRead
 from taskboard.core.schemas import InputModel, Name, OutputModel, Text
 
 
 class BoardCreate(InputModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_max_length=100_000,
+        json_schema_extra={"examples": [{"name": "Launch", "description": "Q1 launch plan"}]},
+    )
+
     name: Name(200)  # type: ignore[valid-type]
     description: Text(20_000) = ""  # type: ignore[valid-type]
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from taskboard.columns.schemas import ColumnKey
@@ -18,6 +18,33 @@ TaskSort = Literal[
 
 
 class TaskRead(OutputModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6f1c2b1e-8d3a-4c55-9b1e-2f0a7c9d4e21",
+                    "board_id": "0b7c4d2a-1e9f-4a6b-8c3d-5e7f9a1b2c3d",
+                    "status": "todo",
+                    "position": "a0",
+                    "title": "Write the announcement",
+                    "description": "",
+                    "priority": "high",
+                    "assignee_ids": [],
+                    "labels": [],
+                    "start_at": None,
+                    "due_at": "2027-01-15T17:00:00Z",
+                    "created_by": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+                    "updated_by": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+                    "created_at": "2026-12-02T10:00:00Z",
+                    "updated_at": "2026-12-02T10:00:00Z",
+                    "deleted_at": None,
+                    "version": 1,
+                }
+            ]
+        },
+    )
+
     id: uuid.UUID
     board_id: uuid.UUID
     status: str
@@ -38,6 +65,14 @@ class TaskRead(OutputModel):
 
 
 class TaskCreate(InputModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_max_length=100_000,
+        json_schema_extra={
+            "examples": [{"title": "Write the announcement", "priority": "high", "status": "todo"}]
+        },
+    )
+
     title: Name(200)  # type: ignore[valid-type]
     description: Text(20_000) = ""  # type: ignore[valid-type]
     status: ColumnKey | None = None
@@ -68,6 +103,14 @@ class TaskUpdate(InputModel):
 
 
 class TaskMove(InputModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_max_length=100_000,
+        json_schema_extra={
+            "examples": [{"status": "done", "after_id": "6f1c2b1e-8d3a-4c55-9b1e-2f0a7c9d4e21"}]
+        },
+    )
+
     status: ColumnKey
     before_id: uuid.UUID | None = None
     after_id: uuid.UUID | None = None

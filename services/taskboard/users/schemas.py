@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import available_timezones
 
-from pydantic import EmailStr, field_validator
+from pydantic import ConfigDict, EmailStr, field_validator
 
 from taskboard.core.schemas import InputModel, Name, OutputModel, Text
 
@@ -40,6 +40,21 @@ class UserUpdate(InputModel):
 
 
 class Registration(InputModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_max_length=100_000,
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.com",
+                    "password": "correct horse battery",
+                    "display_name": "Ada",
+                    "time_zone": "Europe/London",
+                }
+            ]
+        },
+    )
+
     email: EmailStr
     password: Text(256, min_length=8)  # type: ignore[valid-type]
     display_name: Name(100)  # type: ignore[valid-type]
