@@ -16,7 +16,7 @@ import pytest
 from taskboard.embedded.processes import ManagedProcess, free_port, http_ok, taskboard_command
 from tests.conftest import TEST_SECRET
 from tests.fixtures.services import ServiceUrls
-from tests.test_cli import clean_env, run_cli
+from tests.test_cli import Up, clean_env, run_cli
 
 
 def test_a_busy_port_is_named_with_the_way_out_and_nothing_starts(tmp_path: Path) -> None:
@@ -212,24 +212,14 @@ def test_ctrl_c_stops_everything_quietly(tmp_path: Path) -> None:
     """A terminal's Ctrl-C signals the whole foreground process group. The embedded servers
     have groups of their own, so only `up` gets it and stops them in order: no server dies
     under the app, no warnings follow, nothing is left running."""
-    port = free_port()
-    up = ManagedProcess(
-        taskboard_command("up", "--ephemeral"),
-        name="`up`",
-        env=clean_env(tmp_path, TASKBOARD_PORT=str(port)),
-        cwd=tmp_path,
-        stdout=tmp_path / "up.stdout",
-        stderr=tmp_path / "up.stderr",
-        ready=http_ok(f"http://127.0.0.1:{port}/readyz"),
-        ready_timeout=90,
-    ).start()
+    up = Up(tmp_path)  # --ephemeral, its own session, ready once /readyz answers
     try:
         up.wait_ready()
-        os.killpg(up.pid, signal.SIGINT)  # what the terminal does: the whole group
-        status = up.popen.wait(timeout=60)
+        os.killpg(up.process.pid, signal.SIGINT)  # what the terminal does: the whole group
+        status = up.process.wait(timeout=60)
     finally:
-        up.kill()
-    stderr = up.stderr_text()
+        up.server.kill()
+    stderr = up.server.stderr_text()
     assert status == 0, stderr[-3000:]
     noisy = [
         line

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from taskboard.core.config import ConfigurationError, Settings, load_settings
 from taskboard.core.logging import configure_logging
@@ -91,7 +92,7 @@ def cmd_api(args: argparse.Namespace) -> None:
             # /metrics on its own port, from the master: it merges every worker's figures.
             self.cfg.set("when_ready", lambda _server: serve_metrics(settings))
             # gunicorn's own lines in the same JSON as everything else.
-            self.cfg.set("logconfig_dict", GUNICORN_JSON_LOGS)
+            self.cfg.set("logconfig_dict", gunicorn_json_logs(settings.log_level))
 
         def load(self) -> object:
             return app_factory()
@@ -103,23 +104,25 @@ def cmd_api(args: argparse.Namespace) -> None:
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
-GUNICORN_JSON_LOGS = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "taskboard.core.logging.JsonFormatter"}},
-    "handlers": {
-        "stderr": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "stream": "ext://sys.stderr",
-        }
-    },
-    "root": {"level": "INFO", "handlers": ["stderr"]},
-    "loggers": {
-        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
-        "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
-    },
-}
+def gunicorn_json_logs(level: str) -> dict[str, Any]:
+    """gunicorn's own lines as JSON, at TASKBOARD_LOG_LEVEL like every other line."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "taskboard.core.logging.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+        },
+    }
 
 
 def _mark_process_dead(_server: object, worker: object) -> None:
@@ -211,7 +214,7 @@ def _serve(
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=settings.graceful_timeout_seconds,
-        **uvicorn_options(),
+        **uvicorn_options(settings),
     )
     from taskboard.core.telemetry import serve_metrics
 

@@ -12,7 +12,7 @@ import websockets
 
 from tests.realtime.cluster import WsClient, account, start, wait_ready
 from tests.realtime.conftest import Cluster
-from tests.realtime.test_delivery import _board
+from tests.realtime.test_delivery import _board, _write
 
 
 async def test_sockets_per_user_and_subscriptions_per_socket_are_bounded(
@@ -77,13 +77,7 @@ async def test_a_long_replay_arrives_whole_and_in_order(cluster: Cluster) -> Non
     async with httpx.AsyncClient(timeout=30) as http:
         owner = await account(http, cluster.api1, "replayer")
         board_id = await _board(http, cluster.api1, owner)
-        for i in range(450):
-            created = await http.post(
-                f"{cluster.api1.http}/api/v1/boards/{board_id}/tasks",
-                json={"title": f"t{i}"},
-                headers=owner.headers,
-            )
-            assert created.status_code == 201
+        assert await _write(http, [cluster.api1], board_id, owner, 450) == 451
     client = WsClient(cluster.rt2.ws, owner.token)
     await client.connect()
     subscribed = await client.subscribe(board_id, since=0)
@@ -112,13 +106,7 @@ async def test_a_subscribe_flood_takes_a_bounded_share_of_the_database(cluster: 
         async with httpx.AsyncClient(timeout=30) as http:
             owner = await account(http, cluster.api1, "flood")
             board_id = await _board(http, cluster.api1, owner)
-            for i in range(30):
-                created = await http.post(
-                    f"{cluster.api1.http}/api/v1/boards/{board_id}/tasks",
-                    json={"title": f"t{i}"},
-                    headers=owner.headers,
-                )
-                assert created.status_code == 201
+            assert await _write(http, [cluster.api1], board_id, owner, 30) == 31
         clients = [WsClient(pod.ws, owner.token) for _ in range(40)]
         await asyncio.gather(*(c.connect() for c in clients))
         await asyncio.gather(

@@ -19,7 +19,11 @@ class QuotaExceeded(Conflict):
 async def enforce(session: AsyncSession, count: Select[Any], *, limit: int, what: str) -> None:
     """Refuse one more `what` when `count` (a SELECT count(*)) is already at `limit`. Callers
     hold the lock that serializes these writes (the board row, the user row), so it is exact."""
-    held = int((await session.execute(count)).scalar_one())
+    check(int((await session.execute(count)).scalar_one()), limit=limit, what=what)
+
+
+def check(held: int, *, limit: int, what: str) -> None:
+    """Refuse one more `what` when `held` already reaches `limit`."""
     if held >= limit:
         raise QuotaExceeded(
             f"At most {limit} {what}; delete some first",

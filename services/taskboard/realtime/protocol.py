@@ -140,7 +140,6 @@ ServerMessage = Annotated[
     Field(discriminator="type"),
 ]
 SERVER_MESSAGES: TypeAdapter[Any] = TypeAdapter(ServerMessage)
-CLIENT_MESSAGES: TypeAdapter[Any] = _PARSER
 
 CLOSE_CODES = {
     CLOSE_PROTOCOL_ERROR: "the first frame was not an `auth` message",

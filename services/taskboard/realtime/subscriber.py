@@ -38,7 +38,7 @@ class Connection:
         websocket: WebSocket,
         principal: Principal,
         queue_size: int,
-        queue_bytes: int = 8 << 20,
+        queue_bytes: int,
     ) -> None:
         self.id = secrets.token_hex(6)
         self.websocket = websocket

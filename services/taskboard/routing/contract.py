@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from taskboard.routing.raises import operation_errors
+from taskboard.routing.raises import dependency_calls, operation_errors
 
 
 class FieldError(BaseModel):
@@ -96,7 +96,7 @@ def _sets_header(route: APIRoute, name: str) -> bool:
 def _declare_headers(operation: dict[str, Any], route: APIRoute, method: str) -> None:
     """The headers the contract carries besides parameters FastAPI already lists."""
     responses = operation.get("responses", {})
-    calls = {getattr(call, "__name__", "") for call in _dependency_calls(route)}
+    calls = {getattr(call, "__name__", "") for call in dependency_calls(route.dependant)}
     if method == "POST" and "claim_key" in calls:
         operation.setdefault("parameters", []).append(
             {
@@ -123,16 +123,6 @@ def _declare_headers(operation: dict[str, Any], route: APIRoute, method: str) ->
             }
         if headers == {}:
             del response["headers"]
-
-
-def _dependency_calls(route: APIRoute) -> list[Any]:
-    pending, found = [route.dependant], []
-    while pending:
-        dependant = pending.pop()
-        if dependant.call is not None:
-            found.append(dependant.call)
-        pending.extend(dependant.dependencies)
-    return found
 
 
 def _declare_errors(operation: dict[str, Any], route: APIRoute, method: str) -> None:

@@ -99,11 +99,12 @@ def _from_raise(
     return set()
 
 
-def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+def dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    """A route's handler and every dependency below it."""
     if dependant.call is not None:
         yield dependant.call
     for sub in dependant.dependencies:
-        yield from _calls(sub)
+        yield from dependency_calls(sub)
 
 
 def only_for(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -120,7 +121,7 @@ def only_for(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
 def operation_errors(dependant: Dependant, method: str) -> frozenset[ErrorClass]:
     """What a route's handler and its whole dependency tree can raise for `method`."""
     found: set[ErrorClass] = set()
-    for call in _calls(dependant):
+    for call in dependency_calls(dependant):
         methods = getattr(call, "taskboard_methods", None)
         if methods is None or method in methods:
             found |= raised_by(call)

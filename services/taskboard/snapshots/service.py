@@ -38,7 +38,7 @@ async def snapshot(
     return b'{"role":"' + role.encode() + b'",' + body[1:]
 
 
-# Builds in progress in this process, by (board, seq): later askers wait for the first.
+# Builds in progress in this process, by (board, epoch, seq): later askers wait for the first.
 _building: dict[tuple[uuid.UUID, str, int], asyncio.Future[bytes]] = {}
 BUILT = Counter(
     "taskboard_snapshot_builds_total", "Board snapshots built from PostgreSQL (cache misses)"

@@ -14,10 +14,10 @@ from taskboard.auth.principal import Principal
 from taskboard.columns import service as columns
 from taskboard.columns.errors import ColumnNotFound
 from taskboard.columns.rules import check_wip
+from taskboard.core import quotas
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.ordering import key_between
-from taskboard.core.quotas import QuotaExceeded
 from taskboard.events import log as events
 from taskboard.labels.models import Label
 from taskboard.tasks import repository
@@ -94,11 +94,8 @@ async def create(
         raise BoardNotFound()
     if not at_least(target.role, "member"):
         raise RoleRequired(f"This needs the member role on the board; you are {target.role}")
-    if target.task_count >= quota:
-        raise QuotaExceeded(
-            f"At most {quota} tasks on a board (the trash included); delete some first",
-            extra={"quota": "tasks on a board", "limit": quota},
-        )
+    # The trash counts: its tasks can come back. The count came with the lock: no query.
+    quotas.check(target.task_count, limit=quota, what="tasks on a board")
     if target.column_key is None:
         if data.status is not None:
             raise ColumnNotFound(
