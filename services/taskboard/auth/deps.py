@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 
 from taskboard.auth.authenticate import authenticate_token
 from taskboard.auth.errors import InvalidToken
 from taskboard.auth.principal import Principal
 from taskboard.core.errors import Unauthorized
+from taskboard.routing.contract import authenticates
 from taskboard.routing.deps import UoW, get_resources
 
 
@@ -24,22 +24,8 @@ def bearer_token(request: Request, cookie_name: str) -> str | None:
     return request.cookies.get(cookie_name)
 
 
-# Declared for the OpenAPI document (and Swagger UI's "Authorize"); the token itself is read
-# by bearer_token below, which answers malformed headers with a problem, not a bare 403.
-_BEARER = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
-_COOKIE = APIKeyCookie(
-    name="taskboard_access",
-    auto_error=False,
-    description="The session cookie login sets (its name is TASKBOARD_ACCESS_COOKIE_NAME)",
-)
-
-
-async def get_principal(
-    request: Request,
-    uow: UoW,
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
-    _cookie: Annotated[str | None, Security(_COOKIE)],
-) -> Principal:
+@authenticates  # the document lists its security schemes (routing.contract)
+async def get_principal(request: Request, uow: UoW) -> Principal:
     resources = get_resources(request)
     token = bearer_token(request, resources.settings.access_cookie_name)
     if not token:

@@ -5,6 +5,7 @@ read well in generated clients, and the security schemes."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -93,6 +94,34 @@ def _sets_header(route: APIRoute, name: str) -> bool:
     return f'response.headers["{name}"]' in source
 
 
+SECURITY_SCHEMES = {
+    "HTTPBearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An access token from /api/v1/auth/login",
+    },
+    "APIKeyCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "taskboard_access",
+        "description": "The session cookie login sets (its name is TASKBOARD_ACCESS_COOKIE_NAME)",
+    },
+}
+
+
+def authenticates(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark the dependency that resolves the caller: operations that depend on it are listed
+    with the security schemes. (FastAPI's own security classes would say the same but run on
+    every request, for the document's sake.)"""
+    function.__dict__["taskboard_authenticates"] = True
+    return function
+
+
+def _declare_security(operation: dict[str, Any], route: APIRoute) -> None:
+    if any(getattr(c, "taskboard_authenticates", False) for c in dependency_calls(route.dependant)):
+        operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+
+
 def _declare_headers(operation: dict[str, Any], route: APIRoute, method: str) -> None:
     """The headers the contract carries besides parameters FastAPI already lists."""
     responses = operation.get("responses", {})
@@ -158,12 +187,14 @@ def declare_problem_schema(app: FastAPI) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
+            document["components"]["securitySchemes"] = SECURITY_SCHEMES
             for item in document.get("paths", {}).values():
                 for method, operation in item.items():
                     route = _routes.get(operation.get("operationId", ""))
                     if route is not None:
                         _declare_errors(operation, route, method.upper())
                         _declare_headers(operation, route, method.upper())
+                        _declare_security(operation, route)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
