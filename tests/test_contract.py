@@ -4,9 +4,12 @@ any change the code makes to it must be committed with it (`make openapi`)."""
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 from taskboard.api.openapi import document
+from taskboard.core.schemas import NAME_PATTERN, SPACE_CLASS
 
 COMMITTED = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 
@@ -108,3 +111,22 @@ def test_the_main_bodies_carry_examples() -> None:
         "Problem",
     ):
         assert schemas[name].get("examples"), name
+
+
+def test_parameters_are_a_value_or_absent_never_null() -> None:
+    """FastAPI writes an optional parameter as anyOf [T, null]; generators then send the text
+    "null" (as If-Match, say), which the API refuses. The document says T."""
+    for path, item in document()["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                assert "null" not in json.dumps(parameter["schema"]), (method, path, parameter)
+
+
+def test_name_pattern_spells_out_the_whitespace_python_strips() -> None:
+    """Names are stripped with str.strip(); the pattern must call the same characters
+    whitespace, in a form ECMAScript regexes (JSON Schema's) read the same way."""
+    space = re.compile(f"[{SPACE_CLASS}]")
+    assert all(bool(space.fullmatch(c)) == c.isspace() for c in map(chr, range(sys.maxunicode + 1)))
+    assert re.fullmatch(NAME_PATTERN, " \u3000x\x1c")
+    assert not re.fullmatch(NAME_PATTERN, " \u3000\x1c\x85")
+    assert not re.fullmatch(NAME_PATTERN, "a\x00")

@@ -150,3 +150,49 @@ async def test_start_after_due_on_patch(api: ApiClient, owner: User, board: dict
         headers=owner.headers,
     )
     assert_problem(response, 422, "due_at", "after_start")
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\u3000\t", "\x1c\x1f", "\u2028"])
+async def test_blank_names_are_refused(api: ApiClient, owner: User, name: str) -> None:
+    """Whitespace as str.strip() knows it, which the document's pattern spells out (ECMAScript
+    \\s differs: it lacks \\x1c-\\x1f)."""
+    response = await api.request(
+        "POST", "/api/v1/boards", json={"name": name}, headers=owner.headers
+    )
+    assert_problem(response, 422, "name")
+
+
+async def test_names_are_stored_stripped(api: ApiClient, owner: User) -> None:
+    response = await api.request(
+        "POST", "/api/v1/boards", json={"name": "\u3000 Roadmap \x1c"}, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "Roadmap"
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/boards/{board}", "name"),
+        ("/api/v1/boards/{board}", "description"),
+        ("/api/v1/labels/{label}", "name"),
+        ("/api/v1/labels/{label}", "color"),
+        ("/api/v1/boards/{board}/columns/todo", "name"),
+        ("/api/v1/tasks/{task}", "priority"),
+        ("/api/v1/tasks/{task}", "labels"),
+        ("/api/v1/me", "display_name"),
+        ("/api/v1/me", "time_zone"),
+    ],
+)
+async def test_patch_null_is_refused_where_the_field_cannot_be_empty(
+    api: ApiClient, owner: User, board: dict[str, Any], path: str, field: str
+) -> None:
+    """Leaving a field out keeps it; null is refused (not silently ignored) unless null has a
+    meaning, like clearing a due date. The document lists these fields as non-nullable."""
+    label = await api.request(
+        "POST", f"/api/v1/boards/{board['id']}/labels", json={"name": "L"}, headers=owner.headers
+    )
+    task = await api.task(board["id"], owner)
+    url = path.format(board=board["id"], label=label.json()["id"], task=task["id"])
+    response = await api.request("PATCH", url, json={field: None}, headers=owner.headers)
+    assert_problem(response, 422, field, "not_null")

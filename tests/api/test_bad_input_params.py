@@ -38,7 +38,7 @@ async def test_page_size_over_the_cap(api: ApiClient, owner: User, board: dict[s
     response = await api.request(
         "GET", tasks_url(board), params={"limit": 201}, headers=owner.headers
     )
-    assert_problem(response, 422, "limit", "max")
+    assert_problem(response, 422, "limit", "less_than_equal")  # the document's maximum
     ok = await api.request("GET", tasks_url(board), params={"limit": 200}, headers=owner.headers)
     assert ok.status_code == 200, ok.text
 
@@ -62,19 +62,28 @@ async def test_event_page_size_over_the_cap(
         params={"limit": 201},
         headers=owner.headers,
     )
-    assert_problem(response, 422, "limit", "max")
+    assert_problem(response, 422, "limit", "less_than_equal")
 
 
 def _cursor(values: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
+@pytest.mark.parametrize("cursor", ["garbage!!", "é", "a b", "a=="])
+async def test_cursor_outside_its_alphabet(
+    api: ApiClient, owner: User, board: dict[str, Any], cursor: str
+) -> None:
+    """Cursors are unpadded URL-safe base64, as the document's pattern says."""
+    response = await api.request(
+        "GET", tasks_url(board), params={"cursor": cursor}, headers=owner.headers
+    )
+    assert_problem(response, 422, "cursor", "string_pattern_mismatch")
+
+
 @pytest.mark.parametrize(
     ("cursor", "sort"),
     [
-        ("garbage!!", "position"),
         ("Zm9v", "position"),  # base64 of "foo"
-        ("é", "position"),
         (_cursor({"a": 1}), "position"),
         (_cursor(["todo", "a0"]), "position"),
         (_cursor(["todo", "a0", "not-a-uuid"]), "position"),
@@ -168,7 +177,9 @@ async def test_bad_list_filters(
 
 
 # (`*` is no bad If-Match: it means any current version, test_hardening.py checks it.)
-@pytest.mark.parametrize("if_match", ["abc", '"-1"', '"1.5"', '"1234567890"', '""'])
+@pytest.mark.parametrize(
+    "if_match", ["abc", '"-1"', '"1.5"', '"1234567890"', '""', '""1""', "W/W/1", "*1"]
+)
 async def test_bad_if_match(
     api: ApiClient, owner: User, board: dict[str, Any], if_match: str
 ) -> None:
@@ -195,12 +206,14 @@ async def test_good_and_stale_if_match(api: ApiClient, owner: User, board: dict[
     assert_problem(stale, 412)
 
 
-async def test_bad_idempotency_key(api: ApiClient, owner: User) -> None:
+@pytest.mark.parametrize("key", ["k" * 256, "two words", "caf\u00e9"])
+async def test_bad_idempotency_key(api: ApiClient, owner: User, key: str) -> None:
+    """The document's pattern: 1 to 255 visible ASCII characters."""
     response = await api.request(
         "POST",
         "/api/v1/boards",
         json={"name": "B"},
-        headers={**owner.headers, "Idempotency-Key": "k" * 256},
+        headers={**owner.headers, "Idempotency-Key": key.encode()},
     )
     assert_problem(response, 422, "Idempotency-Key", "format")
 

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import ConfigDict
 
 from taskboard.access.roles import Role
 from taskboard.columns.schemas import ColumnRead
-from taskboard.core.schemas import InputModel, Name, OutputModel, Text
+from taskboard.core.schemas import InputModel, Name, NotNull, OutputModel, Text
 
 
 class BoardCreate(InputModel):
@@ -22,8 +23,8 @@ class BoardCreate(InputModel):
 
 
 class BoardUpdate(InputModel):
-    name: Name(200) | None = None  # type: ignore[valid-type]
-    description: Text(20_000) | None = None  # type: ignore[valid-type]
+    name: Annotated[Name(200), NotNull] = None  # type: ignore[valid-type]
+    description: Annotated[Text(20_000), NotNull] = None  # type: ignore[valid-type]
 
 
 class BoardRead(OutputModel):

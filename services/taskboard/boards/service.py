@@ -113,7 +113,7 @@ async def update(
 ) -> BoardRead:
     role = await require_role(uow, board_id, principal, "admin")
     board = await board_fresh(uow, board_id)
-    fields = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None}
+    fields = changes.model_dump(exclude_unset=True)
     for name, value in fields.items():
         setattr(board, name, value)
     await uow.session.flush()

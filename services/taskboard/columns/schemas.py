@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from taskboard.core.schemas import InputModel, Name, OutputModel
+from taskboard.core.schemas import InputModel, Name, NotNull, OutputModel
 
 COLUMN_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
 ColumnKey = Annotated[str, StringConstraints(pattern=COLUMN_KEY_PATTERN)]
@@ -28,7 +28,7 @@ class ColumnCreate(InputModel):
 
 
 class ColumnUpdate(InputModel):
-    name: Name(100) | None = None  # type: ignore[valid-type]
+    name: Annotated[Name(100), NotNull] = None  # type: ignore[valid-type]
     wip_limit: WipLimit | None = None
 
 

@@ -137,8 +137,6 @@ async def update_column(
     await require_role(uow, board_id, principal, "admin")
     column = await get_by_key(uow, board_id, key, field="key")
     fields = changes.model_dump(exclude_unset=True)
-    if "name" in fields and fields["name"] is None:
-        raise ValidationFailed(fields=[FieldProblem("name", "required", "must not be null")])
     for name, value in fields.items():
         setattr(column, name, value)  # wip_limit: null clears the limit
     return await events.record(

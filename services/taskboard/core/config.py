@@ -11,6 +11,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The largest page the API document promises (`limit`'s maximum); TASKBOARD_PAGE_SIZE_MAX
+# may only lower it.
+PAGE_SIZE_CEILING = 200
+
 # Values that ship in examples and must never guard a real deployment.
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "changethis", "secret", "development"})
 DEFAULT_SECRETS_DIR = "/run/secrets/taskboard"
@@ -71,7 +75,7 @@ class Settings(BaseSettings):
     quota_comments_per_task: int = Field(2000, ge=1)
     quota_tasks_per_board: int = Field(20_000, ge=1, description="tasks, the trash included")
     page_size_default: int = Field(50, ge=1)
-    page_size_max: int = Field(200, ge=1)
+    page_size_max: int = Field(PAGE_SIZE_CEILING, ge=1, le=PAGE_SIZE_CEILING)
     idempotency_ttl_seconds: int = Field(86_400, ge=60)
 
     otlp_endpoint: str | None = None

@@ -10,7 +10,7 @@ from taskboard.events import service
 from taskboard.events.schemas import EventPage
 from taskboard.idempotency.deps import authenticated_router
 from taskboard.routing.deps import SettingsDep, UoW
-from taskboard.routing.query import page_size
+from taskboard.routing.query import Limit, page_size
 
 router = authenticated_router(tags=["events"])
 
@@ -22,7 +22,7 @@ async def list_events(
     principal: CurrentUser,
     settings: SettingsDep,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Limit = None,
 ) -> EventPage:
     return await service.page_visible(
         uow, principal, board_id=board_id, after=after, limit=page_size(settings, limit)

@@ -5,6 +5,7 @@ attempt rolled back) runs again; a concurrent duplicate waits on the key's row l
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -18,11 +19,14 @@ from taskboard.auth.deps import CurrentUser
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import Conflict, FieldProblem, TaskboardError, ValidationFailed
 from taskboard.idempotency.models import IdempotencyRecord
-from taskboard.routing.contract import AUTHENTICATED
+from taskboard.routing.contract import AUTHENTICATED, documents_header
 from taskboard.routing.deps import UoW
 from taskboard.routing.raises import only_for
 
 HEADER = "Idempotency-Key"
+# Visible ASCII, no spaces: UUIDs, ULIDs and random tokens all fit.
+KEY_PATTERN = r"^[!-~]{1,255}$"
+_KEY = re.compile(KEY_PATTERN)
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
@@ -37,14 +41,21 @@ class IdempotentReplay(TaskboardError):
         self.body = body
 
 
+@documents_header(
+    HEADER,
+    pattern=KEY_PATTERN,
+    description="Retrying with the same key and body returns the first answer (marked "
+    "`Idempotent-Replayed: true`) instead of doing it twice; the same key with another body "
+    "is a 422. Keys are kept for TASKBOARD_IDEMPOTENCY_TTL_SECONDS (a day by default).",
+)
 @only_for("POST")
 async def claim_key(request: Request, uow: UoW, principal: CurrentUser) -> None:
     key = request.headers.get(HEADER)
     if key is None or request.method != "POST":
         return
-    if not 1 <= len(key) <= 255 or not key.isprintable():
+    if _KEY.match(key) is None:
         raise ValidationFailed(
-            fields=[FieldProblem(HEADER, "format", "must be 1 to 255 printable characters")]
+            fields=[FieldProblem(HEADER, "format", "must be 1 to 255 visible ASCII characters")]
         )
     digest = hashlib.sha256(
         request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()

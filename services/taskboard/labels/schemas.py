@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from taskboard.core.schemas import InputModel, Name, OutputModel
+from taskboard.core.schemas import InputModel, Name, NotNull, OutputModel
 
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
 
@@ -22,8 +22,8 @@ class LabelCreate(InputModel):
 
 
 class LabelUpdate(InputModel):
-    name: Name(50) | None = None  # type: ignore[valid-type]
-    color: Color | None = None
+    name: Annotated[Name(50), NotNull] = None  # type: ignore[valid-type]
+    color: Annotated[Color, NotNull] = None  # type: ignore[assignment]
 
 
 class LabelPage(OutputModel):

@@ -72,7 +72,7 @@ async def update(
     uow: UnitOfWork, principal: Principal, label_id: uuid.UUID, changes: LabelUpdate
 ) -> LabelRead:
     label = await _visible(uow, principal, label_id, "admin")
-    fields = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None}
+    fields = changes.model_dump(exclude_unset=True)
     if "name" in fields:
         await _name_free(uow, label.board_id, fields["name"], label.id)
     for name, value in fields.items():

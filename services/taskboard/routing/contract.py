@@ -122,22 +122,34 @@ def _declare_security(operation: dict[str, Any], route: APIRoute) -> None:
         operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
 
 
+def documents_header(
+    name: str, *, pattern: str, description: str, methods: frozenset[str] = frozenset({"POST"})
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a dependency that reads request header `name` itself (not as a FastAPI Header
+    parameter, which would list it on every method): operations of `methods` that depend
+    on it list the header, with the pattern the dependency enforces."""
+
+    def mark(function: Callable[..., Any]) -> Callable[..., Any]:
+        parameter = {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "pattern": pattern},
+            "description": description,
+        }
+        function.__dict__["taskboard_header"] = (methods, parameter)
+        return function
+
+    return mark
+
+
 def _declare_headers(operation: dict[str, Any], route: APIRoute, method: str) -> None:
     """The headers the contract carries besides parameters FastAPI already lists."""
     responses = operation.get("responses", {})
-    calls = {getattr(call, "__name__", "") for call in dependency_calls(route.dependant)}
-    if method == "POST" and "claim_key" in calls:
-        operation.setdefault("parameters", []).append(
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                "description": "Retrying with the same key and body returns the first answer "
-                "(marked `Idempotent-Replayed: true`) instead of doing it twice; the same key "
-                "with another body is a 422.",
-            }
-        )
+    for call in dependency_calls(route.dependant):
+        methods, parameter = getattr(call, "taskboard_header", (frozenset(), {}))
+        if method in methods:
+            operation.setdefault("parameters", []).append(dict(parameter))
     for status, response in responses.items():
         headers = response.setdefault("headers", {}) if status.startswith("2") else None
         if headers is not None and _sets_header(route, "ETag"):
@@ -152,6 +164,21 @@ def _declare_headers(operation: dict[str, Any], route: APIRoute, method: str) ->
             }
         if headers == {}:
             del response["headers"]
+
+
+def _parameters_are_never_null(operation: dict[str, Any]) -> None:
+    """An optional parameter is absent or a value: FastAPI writes `X | None` as anyOf [X,
+    null], which generators read as "may send the text null"."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        branches = schema.get("anyOf")
+        if branches and {"type": "null"} in branches:
+            rest = [b for b in branches if b != {"type": "null"}]
+            del schema["anyOf"]
+            if len(rest) == 1:
+                schema.update({**rest[0], **schema})
+            else:
+                schema["anyOf"] = rest
 
 
 def _declare_errors(operation: dict[str, Any], route: APIRoute, method: str) -> None:
@@ -195,6 +222,7 @@ def declare_problem_schema(app: FastAPI) -> None:
                         _declare_errors(operation, route, method.upper())
                         _declare_headers(operation, route, method.upper())
                         _declare_security(operation, route)
+                        _parameters_are_never_null(operation)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -10,7 +10,15 @@ from taskboard.columns.schemas import ColumnKey
 from taskboard.idempotency.deps import authenticated_router
 from taskboard.routing.deps import SettingsDep, UoW
 from taskboard.routing.preconditions import IfMatch, etag
-from taskboard.routing.query import page_size, text_param, timestamp_param
+from taskboard.routing.query import (
+    Cursor,
+    Limit,
+    TextQuery,
+    TimestampQuery,
+    page_size,
+    text_param,
+    timestamp_param,
+)
 from taskboard.tasks import service
 from taskboard.tasks.repository import TaskFilter
 from taskboard.tasks.schemas import TaskCreate, TaskMove, TaskPage, TaskRead, TaskSort, TaskUpdate
@@ -43,13 +51,13 @@ async def list_tasks(
     status_: Annotated[list[ColumnKey] | None, Query(alias="status", max_length=50)] = None,
     assignee: uuid.UUID | None = None,
     label: uuid.UUID | None = None,
-    due_after: Annotated[str | None, Query(max_length=40)] = None,
-    due_before: Annotated[str | None, Query(max_length=40)] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    due_after: TimestampQuery = None,
+    due_before: TimestampQuery = None,
+    q: TextQuery = None,
     deleted: bool = False,
     sort: TaskSort = "position",
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
 ) -> TaskPage:
     filters = TaskFilter(
         status=status_ or (),

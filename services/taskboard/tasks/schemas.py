@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from taskboard.columns.schemas import ColumnKey
-from taskboard.core.schemas import InputModel, Name, OutputModel, Text, Timestamp
+from taskboard.core.schemas import InputModel, Name, NotNull, OutputModel, Text, Timestamp
 
 Priority = Literal["none", "low", "medium", "high", "urgent"]
 IdList = Annotated[list[uuid.UUID], Field(max_length=50)]
@@ -93,11 +93,11 @@ class TaskCreate(InputModel):
 
 
 class TaskUpdate(InputModel):
-    title: Name(200) | None = None  # type: ignore[valid-type]
-    description: Text(20_000) | None = None  # type: ignore[valid-type]
-    priority: Priority | None = None
-    assignee_ids: IdList | None = None
-    labels: IdList | None = None
+    title: Annotated[Name(200), NotNull] = None  # type: ignore[valid-type]
+    description: Annotated[Text(20_000), NotNull] = None  # type: ignore[valid-type]
+    priority: Annotated[Priority, NotNull] = None  # type: ignore[assignment]
+    assignee_ids: Annotated[IdList, NotNull] = None  # type: ignore[assignment]
+    labels: Annotated[IdList, NotNull] = None  # type: ignore[assignment]
     start_at: Timestamp | None = None
     due_at: Timestamp | None = None
 

@@ -26,9 +26,6 @@ from taskboard.tasks.models import Task
 from taskboard.tasks.repository import TaskFilter
 from taskboard.tasks.schemas import TaskCreate, TaskMove, TaskRead, TaskSort, TaskUpdate
 
-# Fields a PATCH may not set to null (dates may: null clears them).
-_REQUIRED = ("title", "description", "priority", "assignee_ids", "labels")
-
 
 async def _check_assignees(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
     if not ids:
@@ -187,11 +184,6 @@ async def update(
     if task.deleted_at is not None:
         raise TaskDeleted()
     fields = changes.model_dump(exclude_unset=True)
-    nulls = [name for name in _REQUIRED if name in fields and fields[name] is None]
-    if nulls:
-        raise ValidationFailed(
-            fields=[FieldProblem(name, "not_null", "must not be null") for name in nulls]
-        )
     start_at = fields.get("start_at", task.start_at)
     due_at = fields.get("due_at", task.due_at)
     if start_at is not None and due_at is not None and start_at > due_at:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 from pydantic import ConfigDict, EmailStr, field_validator
 
-from taskboard.core.schemas import InputModel, Name, OutputModel, Text
+from taskboard.core.schemas import InputModel, Name, NotNull, OutputModel, Text
 
 _ZONES = frozenset(available_timezones()) | {"UTC"}
 
@@ -33,10 +33,10 @@ class UserPublic(OutputModel):
 
 
 class UserUpdate(InputModel):
-    display_name: Name(100) | None = None  # type: ignore[valid-type]
-    time_zone: str | None = None
+    display_name: Annotated[Name(100), NotNull] = None  # type: ignore[valid-type]
+    time_zone: Annotated[str, NotNull] = None  # type: ignore[assignment]
 
-    _check_zone = field_validator("time_zone")(lambda v: v if v is None else _zone(v))
+    _check_zone = field_validator("time_zone")(_zone)
 
 
 class Registration(InputModel):
