@@ -150,8 +150,25 @@ def _declare_headers(operation: dict[str, Any], route: APIRoute, method: str) ->
         methods, parameter = getattr(call, "taskboard_header", (frozenset(), {}))
         if method in methods:
             operation.setdefault("parameters", []).append(dict(parameter))
+    retiring = next(
+        (
+            c.taskboard_deprecation
+            for c in dependency_calls(route.dependant)
+            if hasattr(c, "taskboard_deprecation")
+        ),
+        None,
+    )
     for status, response in responses.items():
         headers = response.setdefault("headers", {}) if status.startswith("2") else None
+        if headers is not None and retiring is not None:
+            headers["Deprecation"] = {
+                "description": f"Deprecated since `{retiring['Deprecation']}` (RFC 9745)",
+                "schema": {"type": "string"},
+            }
+            headers["Sunset"] = {
+                "description": f"May be removed after {retiring['Sunset']} (RFC 8594)",
+                "schema": {"type": "string"},
+            }
         if headers is not None and _sets_header(route, "ETag"):
             headers["ETag"] = {
                 "description": 'The version, e.g. `"3"`: send it back as If-Match',
