@@ -8,6 +8,7 @@ from taskboard.core.db import Base
 from taskboard.events.models import BoardEvent
 from taskboard.idempotency.models import IdempotencyRecord
 from taskboard.labels.models import Label
+from taskboard.notifications.models import Notification, NotifiedUpTo
 from taskboard.tasks.models import Task, TaskAssignee, TaskLabel
 from taskboard.users.models import User
 
@@ -20,6 +21,8 @@ __all__ = [
     "IdempotencyRecord",
     "Label",
     "Membership",
+    "Notification",
+    "NotifiedUpTo",
     "RefreshToken",
     "Task",
     "TaskAssignee",

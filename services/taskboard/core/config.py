@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     relay_grace_ms: int = Field(200, ge=0, description="leave the api this long to publish first")
     relay_lookback_seconds: int = Field(60, ge=1)
     relay_startup_lookback_seconds: int = Field(3600, ge=1)
+    notifier_claim_idle_seconds: float = Field(
+        30, gt=0, description="a stream entry pending this long is taken over by another worker"
+    )
     snapshot_cache_ttl_seconds: int = Field(300, ge=1)
 
     # Realtime (WebSocket) pods.

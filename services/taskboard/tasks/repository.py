@@ -208,13 +208,18 @@ def _link_insert(field: str, task_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> In
 
 async def set_links(
     session: AsyncSession, task_id: uuid.UUID, field: str, ids: Sequence[uuid.UUID]
-) -> None:
-    """Replace a task's assignees (`field="assignee_ids"`) or labels (`field="labels"`)."""
-    table = _LINKS[field][0]
-    await session.execute(delete(table).where(table.task_id == task_id))
+) -> set[uuid.UUID]:
+    """Replace a task's assignees (`field="assignee_ids"`) or labels (`field="labels"`);
+    returns the ids it had before."""
+    table, column = _LINKS[field]
+    previous = await session.scalars(
+        delete(table).where(table.task_id == task_id).returning(getattr(table, column))
+    )
+    before = set(previous.all())
     statement = _link_insert(field, task_id, ids)
     if statement is not None:
         await session.execute(statement)
+    return before
 
 
 def insert_new(

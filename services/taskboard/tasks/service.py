@@ -194,16 +194,31 @@ async def update(
         await _check_assignees(uow, task.board_id, fields["assignee_ids"])
     if "labels" in fields:
         await _check_labels(uow, task.board_id, fields["labels"])
-    for link in ("assignee_ids", "labels"):
-        if link in fields:
-            await repository.set_links(uow.session, task.id, link, fields.pop(link))
+    # Who was added and removed goes into the event: the worker tells them (notifications).
+    assignees: dict[str, list[str]] = {}
+    if "assignee_ids" in fields:
+        after = set(fields["assignee_ids"])
+        before = await repository.set_links(
+            uow.session, task.id, "assignee_ids", fields.pop("assignee_ids")
+        )
+        assignees = {
+            "assignees_added": sorted(str(i) for i in after - before),
+            "assignees_removed": sorted(str(i) for i in before - after),
+        }
+    if "labels" in fields:
+        await repository.set_links(uow.session, task.id, "labels", fields.pop("labels"))
     for name, value in fields.items():
         setattr(task, name, value)
     task.version += 1
     task.updated_by = principal.user_id
     task.updated_at = utcnow()
     return await _record(
-        uow, principal, task.id, "task.updated", changed=sorted(changes.model_fields_set)
+        uow,
+        principal,
+        task.id,
+        "task.updated",
+        changed=sorted(changes.model_fields_set),
+        **assignees,
     )
 
 

@@ -1,0 +1,185 @@
+"""Notifications: made from board events by the worker (`record_for_event`, exactly once per
+user and cause), read and marked read by their user through the API."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import and_, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskboard.access.models import Membership
+from taskboard.auth.principal import Principal
+from taskboard.comments.models import Comment
+from taskboard.core.db import UnitOfWork, utcnow
+from taskboard.core.paging import PageRequest, keyset_page
+from taskboard.core.streams import StreamEvent
+from taskboard.events import log as events_log
+from taskboard.notifications import rules
+from taskboard.notifications.errors import NotificationNotFound
+from taskboard.notifications.models import Notification, NotifiedUpTo
+from taskboard.notifications.schemas import NotificationRead
+from taskboard.tasks.models import TaskAssignee
+from taskboard.users.models import User
+
+# Events that can tell anyone anything (the others are skipped without a query).
+NOTIFYING = frozenset({"task.created", "task.updated", "task.moved", "comment.created"})
+
+
+def cause_of(event: StreamEvent) -> str:
+    return f"{event.board_id}:{event.seq}"
+
+
+async def _facts(session: AsyncSession, event: StreamEvent) -> rules.Facts:
+    rows = (
+        await session.execute(
+            select(User.id, User.display_name, User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.board_id == event.board_id)
+        )
+    ).all()
+    members = {row.id: rules.Member(row.id, row.display_name, row.email) for row in rows}
+    assignees: frozenset[uuid.UUID] = frozenset()
+    parent_author = None
+    if event.type == "comment.created":
+        task_id = uuid.UUID(str(event.data["task_id"]))
+        assignees = frozenset(
+            (
+                await session.scalars(
+                    select(TaskAssignee.user_id).where(TaskAssignee.task_id == task_id)
+                )
+            ).all()
+        )
+        if event.data.get("parent_id"):
+            parent_author = await session.scalar(
+                select(Comment.author_id).where(Comment.id == uuid.UUID(event.data["parent_id"]))
+            )
+    return rules.Facts(members=members, assignees=assignees, parent_author=parent_author)
+
+
+async def record_for_event(session: AsyncSession, event: StreamEvent) -> list[NotificationRead]:
+    """The notifications `event` causes, created unless they already exist (a redelivered
+    event creates nothing). Returns only those created now, for the caller to push."""
+    if event.type not in NOTIFYING:
+        return []
+    facts = await _facts(session, event)
+    notices = rules.notices(event.type, event.data, event.actor_id, facts)
+    if not notices:
+        return []
+    created = (
+        await session.scalars(
+            insert(Notification)
+            .values(
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "user_id": notice.user_id,
+                        "board_id": event.board_id,
+                        "task_id": notice.task_id,
+                        "kind": notice.kind,
+                        "cause": cause_of(event),
+                        "actor_id": event.actor_id,
+                        "data": {**notice.data, "seq": event.seq},
+                        "created_at": utcnow(),
+                    }
+                    for notice in notices
+                ]
+            )
+            .on_conflict_do_nothing(constraint="uq_notifications_user_id_cause")
+            .returning(Notification)
+        )
+    ).all()
+    return [NotificationRead.model_validate(row) for row in created]
+
+
+# Events read from the log at a time when filling a gap.
+GAP_BATCH = 1000
+
+
+async def handle(session: AsyncSession, event: StreamEvent) -> list[NotificationRead]:
+    """Handle `event` and any earlier event of its board the notifier has not seen, in seq
+    order, in the caller's transaction. The board's progress row is locked meanwhile, so
+    workers handling one board take turns; what was handled already is skipped."""
+    await session.execute(
+        insert(NotifiedUpTo)
+        .values(board_id=event.board_id, seq=event.seq - 1)
+        .on_conflict_do_nothing(index_elements=["board_id"])
+    )
+    done = await session.scalar(
+        select(NotifiedUpTo.seq).where(NotifiedUpTo.board_id == event.board_id).with_for_update()
+    )
+    assert done is not None
+    if event.seq <= done:
+        return []
+    created: list[NotificationRead] = []
+    while done < event.seq - 1:
+        missed = await events_log.list_between(
+            session, board_id=event.board_id, after=done, upto=event.seq - 1, limit=GAP_BATCH
+        )
+        if not missed:
+            break
+        for row in missed:
+            created += await record_for_event(session, StreamEvent.from_row(row))
+        done = missed[-1].seq
+    created += await record_for_event(session, event)
+    await session.execute(
+        update(NotifiedUpTo).where(NotifiedUpTo.board_id == event.board_id).values(seq=event.seq)
+    )
+    return created
+
+
+async def list_for_user(
+    uow: UnitOfWork, principal: Principal, page: PageRequest, *, unread: bool
+) -> tuple[list[NotificationRead], str | None]:
+    """Newest first."""
+    stmt = select(Notification).where(Notification.user_id == principal.user_id)
+    if unread:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return await keyset_page(
+        uow.session,
+        stmt,
+        keys=[Notification.created_at, Notification.id],
+        kinds=["time", "uuid"],
+        page=page,
+        item=lambda row: NotificationRead.model_validate(row[0]),
+        descending=True,
+    )
+
+
+async def unread_count(uow: UnitOfWork, principal: Principal) -> int:
+    return int(
+        await uow.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == principal.user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+async def mark_read(
+    uow: UnitOfWork, principal: Principal, notification_id: uuid.UUID
+) -> NotificationRead:
+    row = await uow.session.get(Notification, notification_id)
+    if row is None or row.user_id != principal.user_id:
+        raise NotificationNotFound()
+    if row.read_at is None:
+        row.read_at = utcnow()
+        await uow.session.flush()
+    return NotificationRead.model_validate(row)
+
+
+async def mark_all_read(uow: UnitOfWork, principal: Principal, up_to: uuid.UUID | None) -> int:
+    conditions = [Notification.user_id == principal.user_id, Notification.read_at.is_(None)]
+    if up_to is not None:
+        point = await uow.session.get(Notification, up_to)
+        if point is None or point.user_id != principal.user_id:
+            raise NotificationNotFound()
+        conditions.append(
+            tuple_(Notification.created_at, Notification.id) <= tuple_(point.created_at, point.id)
+        )
+    result = await uow.session.execute(
+        update(Notification).where(and_(*conditions)).values(read_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
