@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import re
 import sys
+import typing
 from pathlib import Path
 
 from taskboard.api.openapi import document
 from taskboard.core.schemas import NAME_PATTERN, SPACE_CLASS
+from taskboard.realtime import asyncapi
+from taskboard.realtime.protocol import ServerMessage
 
 COMMITTED = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 
@@ -130,3 +133,8 @@ def test_name_pattern_spells_out_the_whitespace_python_strips() -> None:
     assert re.fullmatch(NAME_PATTERN, " \u3000x\x1c")
     assert not re.fullmatch(NAME_PATTERN, " \u3000\x1c\x85")
     assert not re.fullmatch(NAME_PATTERN, "a\x00")
+
+
+def test_the_asyncapi_document_lists_every_server_message() -> None:
+    union = typing.get_args(typing.get_args(ServerMessage)[0])
+    assert set(asyncapi.SERVER) == set(union)

@@ -262,6 +262,12 @@ def cmd_relay(args: argparse.Namespace) -> None:
     _serve_deployment(args, create_app)
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    from taskboard.worker.app import create_app
+
+    _serve_deployment(args, create_app)
+
+
 def cmd_up(args: argparse.Namespace) -> None:
     configure_logging(os.environ.get("TASKBOARD_LOG_LEVEL", "INFO"))
     data_dir = (
@@ -283,9 +289,11 @@ def cmd_up(args: argparse.Namespace) -> None:
             _migrate(settings.database_url)
             from taskboard.api.app import create_app
             from taskboard.realtime.app import WebSocketEntry, running_hub
+            from taskboard.worker.notifier import running_notifier
             from taskboard.worker.relay import running_relay
 
-            app = WebSocketEntry(create_app(settings, services=[running_hub, running_relay]))
+            services = [running_hub, running_relay, running_notifier]
+            app = WebSocketEntry(create_app(settings, services=services))
             url = f"http://{args.host}:{args.port}"
             banner = (
                 f"\ntaskboard is up: {url}/api/v1  (docs: {url}/api/docs, "
@@ -315,6 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, func, help_text in (
         ("realtime", cmd_realtime, "serve the realtime deployment (WebSocket /ws)"),
         ("relay", cmd_relay, "run the outbox relay (appends events that missed Redis)"),
+        ("worker", cmd_worker, "run the worker deployment (relay, notifications)"),
     ):
         command = sub.add_parser(name, help=help_text)
         command.add_argument("--host", default=None)

@@ -109,7 +109,7 @@ class Account:
 
 
 async def account(http: httpx.AsyncClient, api: Pod, name: str) -> Account:
-    email = f"{name}-{time.monotonic_ns()}@example.com"
+    email = f"{name.replace(' ', '.')}-{time.monotonic_ns()}@example.com"
     created = await http.post(
         f"{api.http}/api/v1/auth/register",
         json={"email": email, "password": "password123", "display_name": name},

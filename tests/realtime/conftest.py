@@ -17,10 +17,21 @@ class Cluster:
     rt1: Pod
     rt2: Pod
     relay: Pod
+    worker1: Pod
+    worker2: Pod
     urls: ServiceUrls
 
     def all(self) -> list[Pod]:
-        return [self.api1, self.api2, self.api_no_fast_path, self.rt1, self.rt2, self.relay]
+        return [
+            self.api1,
+            self.api2,
+            self.api_no_fast_path,
+            self.rt1,
+            self.rt2,
+            self.relay,
+            self.worker1,
+            self.worker2,
+        ]
 
 
 # One set of pods for the whole package: starting them is the slow part.
@@ -33,6 +44,8 @@ def cluster(service_urls: ServiceUrls) -> Iterator[Cluster]:
         rt1=start("realtime", "rt-1", service_urls),
         rt2=start("realtime", "rt-2", service_urls),
         relay=start("relay", "relay-1", service_urls),
+        worker1=start("worker", "worker-1", service_urls),
+        worker2=start("worker", "worker-2", service_urls),
         urls=service_urls,
     )
     try:

@@ -23,6 +23,7 @@ SERVER: list[type[BaseModel]] = [
     protocol.Event,
     protocol.Resync,
     protocol.PresenceFrame,
+    protocol.NotificationFrame,
     protocol.Unsubscribed,
     protocol.Pong,
     protocol.Error,

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from taskboard.core.runtime import Resources
 from taskboard.core.streams import StreamEvent
-from taskboard.realtime import consumer, housekeeping, metrics, protocol, revocations
+from taskboard.realtime import consumer, housekeeping, metrics, notices, protocol, revocations
 from taskboard.realtime.feeds import BoardFeed
 from taskboard.realtime.presence import Presence
 from taskboard.realtime.reads import Reads
@@ -51,6 +51,11 @@ class Hub:
         self.tasks.append(
             asyncio.create_task(
                 revocations.listen(redis, self.connections, stop), name="sessions-listen"
+            )
+        )
+        self.tasks.append(
+            asyncio.create_task(
+                notices.listen(redis, self.connections, stop), name="notifications-listen"
             )
         )
         stalls = housekeeping.close_stalled(

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from taskboard.notifications.schemas import NotificationRead
+
 CLOSE_PROTOCOL_ERROR = 4000  # a frame that is not a JSON message of this protocol, before auth
 CLOSE_AUTH_FAILED = 4001  # the token is missing, invalid or expired
 CLOSE_AUTH_TIMEOUT = 4002  # no auth message within TASKBOARD_WS_AUTH_TIMEOUT_SECONDS
@@ -114,6 +116,14 @@ class PresenceFrame(_ServerMessage):
     users: list[uuid.UUID]
 
 
+class NotificationFrame(_ServerMessage):
+    """A new notification for this socket's user (no subscription needed): the same object
+    `GET /api/v1/notifications` lists. Best effort: after a reconnect, reload the list."""
+
+    type: Literal["notification"]
+    notification: NotificationRead
+
+
 class Unsubscribed(_ServerMessage):
     type: Literal["unsubscribed"]
     board_id: uuid.UUID
@@ -136,7 +146,15 @@ class Error(_ServerMessage):
 
 
 ServerMessage = Annotated[
-    Authenticated | Subscribed | Event | Resync | PresenceFrame | Unsubscribed | Pong | Error,
+    Authenticated
+    | Subscribed
+    | Event
+    | Resync
+    | PresenceFrame
+    | NotificationFrame
+    | Unsubscribed
+    | Pong
+    | Error,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGES: TypeAdapter[Any] = TypeAdapter(ServerMessage)

@@ -1,0 +1,138 @@
+"""The notifier: one consumer group shared by every worker over every event stream shard, so
+each entry is handled by one worker; entries a dead worker left pending are claimed by the
+others (XAUTOCLAIM) once idle long enough. Handling is idempotent (notifications are unique
+per user and cause), so a redelivered entry changes nothing. New notifications are pushed to
+their users' sockets on whichever realtime pod holds them (`tb:notifications`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from taskboard.core.lifecycle import pause
+from taskboard.core.runtime import Resources
+from taskboard.core.streams import StreamEvent, stream_key
+from taskboard.notifications import service
+from taskboard.notifications.push import CHANNEL, encode
+from taskboard.notifications.schemas import NotificationRead
+
+log = logging.getLogger("taskboard.notifier")
+GROUP = "notifier"
+
+HANDLED = Counter("taskboard_notifier_events", "Stream entries the notifier handled")
+CREATED = Counter("taskboard_notifications_created", "Notifications created", ["kind"])
+FAILURES = Counter("taskboard_notifier_failures", "Stream entries whose handling failed")
+
+
+async def ensure_group(redis: Redis, key: str) -> None:
+    """Created once at the stream's end; a restarting worker resumes where the group is."""
+    try:
+        await redis.xgroup_create(key, GROUP, id="$", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def _push(redis: Redis, created: list[NotificationRead]) -> None:
+    for notification in created:
+        CREATED.labels(notification.kind).inc()
+        # Live push is best effort: the list API is the truth a client reloads from.
+        await redis.publish(CHANNEL, encode(notification))
+
+
+async def handle_entry(
+    sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, fields: dict[bytes, bytes]
+) -> None:
+    event = StreamEvent.decode(fields[b"e"])
+    async with sessionmaker() as session, session.begin():
+        created = await service.handle(session, event)
+    HANDLED.inc()
+    await _push(redis, created)
+
+
+async def _handle_all(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    key: str,
+    entries: list[tuple[bytes, dict[bytes, bytes]]],
+) -> None:
+    for entry_id, fields in entries:
+        try:
+            await handle_entry(sessionmaker, redis, fields)
+        except (KeyError, ValueError, json.JSONDecodeError):
+            log.warning("unreadable stream entry dropped", extra={"entry": entry_id.decode()})
+        except SQLAlchemyError as exc:
+            # Left pending: retried by whichever worker claims it after the idle time.
+            FAILURES.inc()
+            log.warning("notifier could not handle an entry", extra={"error": repr(exc)})
+            continue
+        await redis.xack(key, GROUP, entry_id)
+
+
+async def consume_shard(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    *,
+    shard: int,
+    consumer: str,
+    claim_idle_ms: int,
+    stop: asyncio.Event,
+    batch: int = 100,
+) -> None:
+    key = stream_key(shard)
+    joined = False
+    while not stop.is_set():
+        try:
+            if not joined:
+                await ensure_group(redis, key)
+                joined = True
+            claimed: Any = await redis.xautoclaim(
+                key, GROUP, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=batch
+            )
+            if claimed and claimed[1]:
+                await _handle_all(sessionmaker, redis, key, claimed[1])
+            response: Any = await redis.xreadgroup(
+                GROUP, consumer, {key: ">"}, count=batch, block=1000
+            )
+            for _stream, entries in response or []:
+                await _handle_all(sessionmaker, redis, key, entries)
+        except (RedisError, OSError) as exc:
+            joined = False
+            log.warning("notifier lost Redis", extra={"error": repr(exc), "shard": shard})
+            await pause(stop, 1.0)
+
+
+@asynccontextmanager
+async def running_notifier(_app: FastAPI, resources: Resources) -> AsyncIterator[None]:
+    settings = resources.settings
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(
+            consume_shard(
+                resources.sessionmaker,
+                resources.redis,
+                shard=shard,
+                consumer=settings.pod_name,
+                claim_idle_ms=int(settings.notifier_claim_idle_seconds * 1000),
+                stop=stop,
+            ),
+            name=f"notifier-{shard}",
+        )
+        for shard in range(settings.stream_shards)
+    ]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,193 @@
+"""Notifications, end to end through real processes: an api pod writes, the event reaches
+the streams, one of two worker pods makes the notification (exactly once), and the user's
+socket on a realtime pod gets it without subscribing to anything."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from tests.realtime.cluster import Account, WsClient, account
+from tests.realtime.conftest import Cluster
+
+API = "/api/v1"
+
+
+async def _board(
+    http: httpx.AsyncClient, cluster: Cluster, owner: Account, *members: Account
+) -> str:
+    board = await http.post(
+        f"{cluster.api1.http}{API}/boards", json={"name": "N"}, headers=owner.headers
+    )
+    assert board.status_code == 201, board.text
+    board_id: str = board.json()["id"]
+    for member in members:
+        added = await http.put(
+            f"{cluster.api1.http}{API}/boards/{board_id}/members/{member.id}",
+            json={"role": "member"},
+            headers=owner.headers,
+        )
+        assert added.status_code == 200, added.text
+    return board_id
+
+
+async def _notifications(
+    http: httpx.AsyncClient, cluster: Cluster, user: Account, **params: Any
+) -> list[dict[str, Any]]:
+    response = await http.get(
+        f"{cluster.api2.http}{API}/notifications", params=params, headers=user.headers
+    )
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def _wait_for_notifications(
+    http: httpx.AsyncClient, cluster: Cluster, user: Account, count: int, timeout: float = 30
+) -> list[dict[str, Any]]:
+    """Until `user` has `count` notifications (the worker is asynchronous by design)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        items = await _notifications(http, cluster, user)
+        if len(items) >= count or time.monotonic() > deadline:
+            return items
+        await asyncio.sleep(0.1)
+
+
+async def test_assigning_notifies_the_assignee_in_the_app_and_on_the_socket(
+    cluster: Cluster,
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "Owner")
+        ada = await account(http, cluster.api1, "Ada")
+        board_id = await _board(http, cluster, owner, ada)
+        socket = WsClient(cluster.rt2.ws, ada.token)  # no subscription
+        await socket.connect()
+        task = await http.post(
+            f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+            json={"title": "Write the announcement", "assignee_ids": [ada.id]},
+            headers=owner.headers,
+        )
+        assert task.status_code == 201, task.text
+        pushed = await socket.wait_for(lambda f: f["type"] == "notification")
+        items = await _wait_for_notifications(http, cluster, ada, 1)
+        assert [(n["kind"], n["task_id"]) for n in items] == [("assigned", task.json()["id"])]
+        assert items[0]["actor_id"] == owner.id
+        assert items[0]["data"]["task_title"] == "Write the announcement"
+        assert pushed["notification"] == items[0]
+        assert socket.undocumented == []
+        # The actor is told nothing about their own action.
+        assert await _notifications(http, cluster, owner) == []
+        await socket.close()
+
+
+async def test_each_change_notifies_once_with_its_own_kind(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "Owner")
+        ada = await account(http, cluster.api1, "Ada")
+        board_id = await _board(http, cluster, owner, ada)
+        task = await http.post(
+            f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+            json={"title": "T", "assignee_ids": [ada.id]},
+            headers=owner.headers,
+        )
+        url = f"{cluster.api1.http}{API}/tasks/{task.json()['id']}"
+        moved = await http.post(f"{url}/move", json={"status": "done"}, headers=owner.headers)
+        assert moved.status_code == 200, moved.text
+        unassigned = await http.patch(url, json={"assignee_ids": []}, headers=owner.headers)
+        assert unassigned.status_code == 200, unassigned.text
+        items = await _wait_for_notifications(http, cluster, ada, 3)
+        assert [n["kind"] for n in items] == ["unassigned", "status_changed", "assigned"]
+        assert items[1]["data"]["from_status"] == "todo"
+        assert items[1]["data"]["status"] == "done"
+        # Two workers share the streams: still one notification per change, however long
+        # one waits.
+        await asyncio.sleep(1)
+        assert len(await _notifications(http, cluster, ada)) == 3
+
+
+async def test_comments_tell_assignees_repliers_and_mentioned_members_only(
+    cluster: Cluster,
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "Owner")
+        ada = await account(http, cluster.api1, "Ada Lovelace")
+        bob = await account(http, cluster.api1, "Bob")
+        stranger = await account(http, cluster.api1, "Stranger")
+        board_id = await _board(http, cluster, owner, ada, bob)
+        task = await http.post(
+            f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+            json={"title": "T", "assignee_ids": [ada.id]},
+            headers=owner.headers,
+        )
+        comments = f"{cluster.api1.http}{API}/tasks/{task.json()['id']}/comments"
+        first = await http.post(
+            comments,
+            json={"body": "Over to @Bob, and @Stranger who is not on the board"},
+            headers=owner.headers,
+        )
+        assert first.status_code == 201, first.text
+        reply = await http.post(
+            comments,
+            json={"body": "On it, @ada lovelace.", "parent_id": first.json()["id"]},
+            headers=bob.headers,
+        )
+        assert reply.status_code == 201, reply.text
+        ada_items = await _wait_for_notifications(http, cluster, ada, 3)
+        owner_items = await _wait_for_notifications(http, cluster, owner, 1)
+        bob_items = await _wait_for_notifications(http, cluster, bob, 1)
+        # Ada: assigned, the owner's comment on her task, then Bob's mention of her (a
+        # mention outranks "comment on your task": one notification per cause).
+        assert [n["kind"] for n in ada_items] == ["mention", "comment", "assigned"]
+        assert [n["kind"] for n in bob_items] == ["mention"]
+        assert [n["kind"] for n in owner_items] == ["reply"]
+        assert owner_items[0]["data"]["excerpt"] == "On it, @ada lovelace."
+        assert await _notifications(http, cluster, stranger) == []
+
+
+async def test_reading_notifications(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "Owner")
+        ada = await account(http, cluster.api1, "Ada")
+        board_id = await _board(http, cluster, owner, ada)
+        for title in ("one", "two", "three"):
+            created = await http.post(
+                f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+                json={"title": title, "assignee_ids": [ada.id]},
+                headers=owner.headers,
+            )
+            assert created.status_code == 201, created.text
+        three, two, one = await _wait_for_notifications(http, cluster, ada, 3)
+        base = f"{cluster.api2.http}{API}/notifications"
+
+        async def unread() -> int:
+            count = await http.get(f"{base}/unread-count", headers=ada.headers)
+            assert count.status_code == 200, count.text
+            value: int = count.json()["unread"]
+            return value
+
+        assert await unread() == 3
+        read = await http.post(f"{base}/{three['id']}/read", headers=ada.headers)
+        assert read.status_code == 200, read.text
+        assert read.json()["read_at"] is not None
+        assert [n["id"] for n in await _notifications(http, cluster, ada, unread="true")] == [
+            two["id"],
+            one["id"],
+        ]
+        # Up to a point: "two" and everything older; a newer one would stay unread.
+        marked = await http.post(f"{base}/read-all", json={"up_to": two["id"]}, headers=ada.headers)
+        assert marked.json() == {"marked": 2}
+        assert await unread() == 0
+        # Someone else's notification does not exist for you.
+        foreign = await http.post(f"{base}/{one['id']}/read", headers=owner.headers)
+        assert foreign.status_code == 404
+        assert foreign.headers["content-type"].startswith("application/problem+json")
+        paged = await http.get(base, params={"limit": 2}, headers=ada.headers)
+        assert [n["id"] for n in paged.json()["items"]] == [three["id"], two["id"]]
+        rest = await http.get(
+            base, params={"limit": 2, "cursor": paged.json()["next_cursor"]}, headers=ada.headers
+        )
+        assert [n["id"] for n in rest.json()["items"]] == [one["id"]]
