@@ -289,10 +289,11 @@ def cmd_up(args: argparse.Namespace) -> None:
             _migrate(settings.database_url)
             from taskboard.api.app import create_app
             from taskboard.realtime.app import WebSocketEntry, running_hub
+            from taskboard.worker.jobs import running_jobs
             from taskboard.worker.notifier import running_notifier
             from taskboard.worker.relay import running_relay
 
-            services = [running_hub, running_relay, running_notifier]
+            services = [running_hub, running_relay, running_jobs, running_notifier]
             app = WebSocketEntry(create_app(settings, services=services))
             url = f"http://{args.host}:{args.port}"
             banner = (

@@ -8,7 +8,7 @@ from taskboard.core.db import Base
 from taskboard.events.models import BoardEvent
 from taskboard.idempotency.models import IdempotencyRecord
 from taskboard.labels.models import Label
-from taskboard.notifications.models import Notification, NotifiedUpTo
+from taskboard.notifications.models import EmailOutbox, Notification, NotifiedUpTo
 from taskboard.tasks.models import Task, TaskAssignee, TaskLabel
 from taskboard.users.models import User
 
@@ -18,6 +18,7 @@ __all__ = [
     "BoardColumn",
     "BoardEvent",
     "Comment",
+    "EmailOutbox",
     "IdempotencyRecord",
     "Label",
     "Membership",

@@ -102,6 +102,7 @@ def wait_ready(pods: list[Pod], timeout: float = 90) -> None:
 class Account:
     id: str
     token: str
+    email: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -118,7 +119,7 @@ async def account(http: httpx.AsyncClient, api: Pod, name: str) -> Account:
     login = await http.post(
         f"{api.http}/api/v1/auth/login", json={"email": email, "password": "password123"}
     )
-    return Account(created.json()["id"], login.json()["access_token"])
+    return Account(created.json()["id"], login.json()["access_token"], email)
 
 
 @dataclass

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.fixtures.services import ServiceUrls
+from tests.fixtures.smtp import SmtpServer
 from tests.realtime.cluster import Pod, start, wait_ready
 
 
@@ -20,6 +21,7 @@ class Cluster:
     worker1: Pod
     worker2: Pod
     urls: ServiceUrls
+    smtp: SmtpServer
 
     def all(self) -> list[Pod]:
         return [
@@ -37,6 +39,8 @@ class Cluster:
 # One set of pods for the whole package: starting them is the slow part.
 @pytest.fixture(scope="package")
 def cluster(service_urls: ServiceUrls) -> Iterator[Cluster]:
+    smtp = SmtpServer().start()
+    mail = {"TASKBOARD_SMTP_URL": smtp.url, "TASKBOARD_SMTP_FROM": "taskboard <tb@example.test>"}
     pods = Cluster(
         api1=start("api", "api-1", service_urls),
         api2=start("api", "api-2", service_urls),
@@ -44,9 +48,10 @@ def cluster(service_urls: ServiceUrls) -> Iterator[Cluster]:
         rt1=start("realtime", "rt-1", service_urls),
         rt2=start("realtime", "rt-2", service_urls),
         relay=start("relay", "relay-1", service_urls),
-        worker1=start("worker", "worker-1", service_urls),
-        worker2=start("worker", "worker-2", service_urls),
+        worker1=start("worker", "worker-1", service_urls, **mail),
+        worker2=start("worker", "worker-2", service_urls, **mail),
         urls=service_urls,
+        smtp=smtp,
     )
     try:
         wait_ready(pods.all())
@@ -54,3 +59,4 @@ def cluster(service_urls: ServiceUrls) -> Iterator[Cluster]:
     finally:
         for pod in pods.all():
             pod.kill()
+        smtp.stop()

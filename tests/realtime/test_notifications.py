@@ -191,3 +191,70 @@ async def test_reading_notifications(cluster: Cluster) -> None:
             base, params={"limit": 2, "cursor": paged.json()["next_cursor"]}, headers=ada.headers
         )
         assert [n["id"] for n in rest.json()["items"]] == [one["id"]]
+
+
+async def _wait_for_mail(
+    cluster: Cluster, address: str, count: int, timeout: float = 30
+) -> list[Any]:
+    """Until `address` has `count` messages (or the timeout; the caller asserts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = cluster.smtp.inbox.to(address)
+        if len(messages) >= count or time.monotonic() > deadline:
+            return messages
+        await asyncio.sleep(0.1)
+
+
+async def test_a_notification_is_emailed_once_through_a_real_smtp_server(
+    cluster: Cluster,
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "Grace")
+        ada = await account(http, cluster.api1, "Ada")
+        board_id = await _board(http, cluster, owner, ada)
+        title = "Ship <script>alert(1)</script> & celebrate"
+        task = await http.post(
+            f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+            json={"title": title, "assignee_ids": [ada.id]},
+            headers=owner.headers,
+        )
+        assert task.status_code == 201, task.text
+        [notification] = await _wait_for_notifications(http, cluster, ada, 1)
+        [message] = await _wait_for_mail(cluster, ada.email, 1)
+        assert message["Subject"] == f"Grace assigned you: {title}"
+        assert message["From"] == "taskboard <tb@example.test>"
+        assert message["Message-ID"] == f"<{notification['id']}@example.test>"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        text = message.get_body(("plain",))
+        html = message.get_body(("html",))
+        assert text is not None
+        assert html is not None
+        assert f"/boards/{board_id}/tasks/{task.json()['id']}" in text.get_content()
+        # User text is escaped in the HTML part, and only there.
+        assert "<script>" not in html.get_content()
+        assert "&lt;script&gt;" in html.get_content()
+        # The owner acted: no mail for them. And the assignee's stays one.
+        await asyncio.sleep(1)
+        assert len(cluster.smtp.inbox.to(ada.email)) == 1
+        assert cluster.smtp.inbox.to(owner.email) == []
+
+
+async def test_a_refused_email_is_retried_until_accepted_with_the_same_message_id(
+    cluster: Cluster,
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "Owner")
+        ada = await account(http, cluster.api1, "Ada")
+        cluster.smtp.inbox.refuse[ada.email] = (1, "451 4.3.0 Try again later")
+        board_id = await _board(http, cluster, owner, ada)
+        task = await http.post(
+            f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+            json={"title": "Retry me", "assignee_ids": [ada.id]},
+            headers=owner.headers,
+        )
+        assert task.status_code == 201, task.text
+        # Dramatiq's backoff starts at 5 s (with jitter): well inside the wait.
+        [delivered] = await _wait_for_mail(cluster, ada.email, 1, timeout=60)
+        [refused] = [m for m in cluster.smtp.inbox.refused if m["To"] == ada.email]
+        assert delivered["Message-ID"] == refused["Message-ID"]
+        assert delivered["Subject"] == "Owner assigned you: Retry me"

@@ -105,6 +105,18 @@ class Settings(BaseSettings):
     relay_grace_ms: int = Field(200, ge=0, description="leave the api this long to publish first")
     relay_lookback_seconds: int = Field(60, ge=1)
     relay_startup_lookback_seconds: int = Field(3600, ge=1)
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="where people reach taskboard (links in e-mails)"
+    )
+    smtp_url: SecretStr | None = Field(
+        None, description="smtp://user:pw@host:587 (STARTTLS) or smtps://...; none: no e-mail"
+    )
+    smtp_from: str = "taskboard <taskboard@localhost>"
+    email_max_retries: int = Field(8, ge=0, le=50)
+    worker_threads: int = Field(4, ge=1, le=256, description="Dramatiq threads per worker")
+    worker_shutdown_timeout_seconds: float = Field(
+        25, gt=0, description="SIGTERM: actors in flight get this long (under the pod's grace)"
+    )
     notifier_claim_idle_seconds: float = Field(
         30, gt=0, description="a stream entry pending this long is taken over by another worker"
     )

@@ -4,19 +4,20 @@ user and cause), read and marked read by their user through the API."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskboard.access.models import Membership
+from taskboard.access.models import Board, Membership
 from taskboard.auth.principal import Principal
 from taskboard.comments.models import Comment
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.paging import PageRequest, keyset_page
 from taskboard.core.streams import StreamEvent
 from taskboard.events import log as events_log
-from taskboard.notifications import rules
+from taskboard.notifications import email, rules
 from taskboard.notifications.errors import NotificationNotFound
 from taskboard.notifications.models import Notification, NotifiedUpTo
 from taskboard.notifications.schemas import NotificationRead
@@ -97,7 +98,23 @@ async def record_for_event(session: AsyncSession, event: StreamEvent) -> list[No
 GAP_BATCH = 1000
 
 
-async def handle(session: AsyncSession, event: StreamEvent) -> list[NotificationRead]:
+@dataclass(frozen=True)
+class MailOptions:
+    """Set when e-mail is configured: notifications then get an outbox row each."""
+
+    public_url: str
+    domain: str  # of the sender: Message-IDs are <notification id@domain>
+
+
+@dataclass
+class Handled:
+    notifications: list[NotificationRead] = field(default_factory=list)
+    emails: list[uuid.UUID] = field(default_factory=list)  # outbox ids, to enqueue
+
+
+async def handle(
+    session: AsyncSession, event: StreamEvent, *, mail: MailOptions | None = None
+) -> Handled:
     """Handle `event` and any earlier event of its board the notifier has not seen, in seq
     order, in the caller's transaction. The board's progress row is locked meanwhile, so
     workers handling one board take turns; what was handled already is skipped."""
@@ -110,9 +127,9 @@ async def handle(session: AsyncSession, event: StreamEvent) -> list[Notification
         select(NotifiedUpTo.seq).where(NotifiedUpTo.board_id == event.board_id).with_for_update()
     )
     assert done is not None
+    handled = Handled()
     if event.seq <= done:
-        return []
-    created: list[NotificationRead] = []
+        return handled
     while done < event.seq - 1:
         missed = await events_log.list_between(
             session, board_id=event.board_id, after=done, upto=event.seq - 1, limit=GAP_BATCH
@@ -120,13 +137,55 @@ async def handle(session: AsyncSession, event: StreamEvent) -> list[Notification
         if not missed:
             break
         for row in missed:
-            created += await record_for_event(session, StreamEvent.from_row(row))
+            handled.notifications += await record_for_event(session, StreamEvent.from_row(row))
         done = missed[-1].seq
-    created += await record_for_event(session, event)
+    handled.notifications += await record_for_event(session, event)
     await session.execute(
         update(NotifiedUpTo).where(NotifiedUpTo.board_id == event.board_id).values(seq=event.seq)
     )
-    return created
+    if mail is not None and handled.notifications:
+        handled.emails = await write_emails(session, handled.notifications, mail)
+    return handled
+
+
+async def write_emails(
+    session: AsyncSession, notifications: list[NotificationRead], mail: MailOptions
+) -> list[uuid.UUID]:
+    """An outbox row per notification, in the transaction that created them."""
+    users = {n.user_id for n in notifications} | {n.actor_id for n in notifications if n.actor_id}
+    people = {
+        row.id: row
+        for row in (
+            await session.execute(
+                select(User.id, User.email, User.display_name, User.time_zone).where(
+                    User.id.in_(users)
+                )
+            )
+        ).all()
+    }
+    board_ids = {n.board_id for n in notifications}
+    names = await session.execute(select(Board.id, Board.name).where(Board.id.in_(board_ids)))
+    boards: dict[uuid.UUID, str] = {row.id: row.name for row in names}
+    rows = []
+    for notification in notifications:
+        person = people.get(notification.user_id)
+        if person is None:
+            continue
+        actor = people.get(notification.actor_id) if notification.actor_id else None
+        rows.append(
+            email.outbox_row(
+                notification,
+                email.Recipient(person.id, person.email, person.time_zone),
+                actor=actor.display_name if actor else "",
+                board=boards.get(notification.board_id, ""),
+                public_url=mail.public_url,
+                unsubscribe_url=f"{mail.public_url}/settings/notifications",
+                domain=mail.domain,
+            )
+        )
+    session.add_all(rows)
+    await session.flush()
+    return [row.id for row in rows]
 
 
 async def list_for_user(

@@ -1,6 +1,6 @@
 """`taskboard worker`: the worker deployment's process. It runs the outbox relay (so a cluster
-needs no relay deployment of its own) and the notifier, beside /healthz, /readyz and
-/metrics."""
+needs no relay deployment of its own), the Dramatiq actors (e-mail) and the notifier, beside
+/healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from fastapi import FastAPI
 
 from taskboard.core.config import Settings
 from taskboard.routing.probe import probe_app
+from taskboard.worker.jobs import running_jobs
 from taskboard.worker.notifier import running_notifier
 from taskboard.worker.relay import running_relay
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return probe_app(settings, component="worker", services=[running_relay, running_notifier])
+    return probe_app(
+        settings, component="worker", services=[running_relay, running_jobs, running_notifier]
+    )

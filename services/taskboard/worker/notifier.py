@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskboard.core.lifecycle import pause
@@ -26,6 +25,7 @@ from taskboard.core.streams import StreamEvent, stream_key
 from taskboard.notifications import service
 from taskboard.notifications.push import CHANNEL, encode
 from taskboard.notifications.schemas import NotificationRead
+from taskboard.worker import jobs
 
 log = logging.getLogger("taskboard.notifier")
 GROUP = "notifier"
@@ -55,10 +55,14 @@ async def handle_entry(
     sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, fields: dict[bytes, bytes]
 ) -> None:
     event = StreamEvent.decode(fields[b"e"])
+    queue = jobs.current()
+    mail = queue.mail_options() if queue is not None else None
     async with sessionmaker() as session, session.begin():
-        created = await service.handle(session, event)
+        handled = await service.handle(session, event, mail=mail)
     HANDLED.inc()
-    await _push(redis, created)
+    await _push(redis, handled.notifications)
+    if queue is not None:
+        await queue.enqueue_emails(handled.emails)
 
 
 async def _handle_all(
@@ -72,10 +76,11 @@ async def _handle_all(
             await handle_entry(sessionmaker, redis, fields)
         except (KeyError, ValueError, json.JSONDecodeError):
             log.warning("unreadable stream entry dropped", extra={"entry": entry_id.decode()})
-        except SQLAlchemyError as exc:
-            # Left pending: retried by whichever worker claims it after the idle time.
+        except Exception:
+            # Left pending: retried by whichever worker claims it after the idle time. Any
+            # error: one bad entry must not stop the shard's consumer.
             FAILURES.inc()
-            log.warning("notifier could not handle an entry", extra={"error": repr(exc)})
+            log.exception("notifier could not handle an entry", extra={"entry": entry_id.decode()})
             continue
         await redis.xack(key, GROUP, entry_id)
 

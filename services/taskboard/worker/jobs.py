@@ -1,0 +1,217 @@
+"""The worker's Dramatiq side: the Redis broker, the actors, and the Dramatiq worker threads
+of this process. Async actors run on the process's own event loop (the one serving /healthz
+and running the notifier), so they share its database pool and Redis client; Dramatiq's
+AsyncIO middleware would start a second loop whose clients could not be shared."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import dramatiq
+from dramatiq.asyncio import EventLoopThread, set_event_loop_thread
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage, Middleware
+from fastapi import FastAPI
+from prometheus_client import Counter
+from sqlalchemy import and_, or_, select
+
+from taskboard.core.config import Settings
+from taskboard.core.db import utcnow
+from taskboard.core.lifecycle import pause
+from taskboard.core.runtime import Resources
+from taskboard.notifications.models import EmailOutbox
+from taskboard.notifications.service import MailOptions
+from taskboard.worker import mail
+
+log = logging.getLogger("taskboard.worker")
+
+EMAILS = Counter("taskboard_emails", "E-mail sends by outcome", ["outcome"])
+EMAIL_QUEUE = "email"
+
+
+class _ProcessLoop(EventLoopThread):
+    """Dramatiq's handle on an event loop, for a loop this process already runs."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        threading.Thread.__init__(self, daemon=True)  # never started: the loop runs already
+        self.interrupt_check_ival = 0.1
+        self.logger = logging.getLogger("taskboard.worker.loop")
+        self.loop = loop
+
+    def start(self, *, timeout: float | None = None) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+class SharedLoop(Middleware):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
+        set_event_loop_thread(_ProcessLoop(self.loop))
+
+    def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        set_event_loop_thread(None)
+
+
+class Jobs:
+    """One per worker process: what the notifier enqueues to, and what the actors read."""
+
+    def __init__(self, resources: Resources, broker: RedisBroker) -> None:
+        self.resources = resources
+        self.settings: Settings = resources.settings
+        self.broker = broker
+        self.send_email = dramatiq.actor(
+            broker=broker,
+            actor_name="send_email",
+            queue_name=EMAIL_QUEUE,
+            max_retries=self.settings.email_max_retries,
+            min_backoff=5_000,
+            max_backoff=3_600_000,
+        )(self._send_email)
+
+    def mail_options(self) -> MailOptions | None:
+        if self.settings.smtp_url is None:
+            return None
+        domain = self.settings.smtp_from.rpartition("@")[2].strip(" >") or "taskboard.local"
+        return MailOptions(public_url=self.settings.public_url.rstrip("/"), domain=domain)
+
+    async def enqueue_emails(self, ids: Iterable[uuid.UUID]) -> None:
+        for outbox_id in ids:
+            # A Redis round trip on the broker's own (blocking) client: off the loop.
+            await asyncio.to_thread(self.send_email.send, str(outbox_id))
+
+    async def _send_email(self, outbox_id: str) -> None:
+        """Send one outbox row. Idempotent: a row already sent (a duplicate message) or being
+        sent by another worker (locked) is left alone."""
+        smtp_url = self.settings.smtp_url
+        if smtp_url is None:
+            return
+        retries = _retries()
+        async with self.resources.sessionmaker() as session, session.begin():
+            row = await session.scalar(
+                select(EmailOutbox)
+                .where(EmailOutbox.id == uuid.UUID(outbox_id), EmailOutbox.state == "pending")
+                .with_for_update(skip_locked=True)
+            )
+            if row is None:
+                return
+            message = mail.build(
+                sender=self.settings.smtp_from,
+                to=row.to_address,
+                subject=row.subject,
+                text=row.text_body,
+                html=row.html_body,
+                message_id=row.message_id,
+                unsubscribe_url=f"{self.settings.public_url.rstrip('/')}/settings/notifications",
+            )
+            row.attempts += 1
+            row.last_attempt_at = utcnow()
+            try:
+                await mail.send(smtp_url.get_secret_value(), message)
+            except mail.PermanentFailure as exc:
+                row.state, row.last_error = "dead", str(exc)[:1000]
+                EMAILS.labels("dead").inc()
+                log.warning("e-mail refused for good", extra={"outbox_id": outbox_id})
+                return
+            except mail.TransientFailure as exc:
+                row.last_error = str(exc)[:1000]
+                if retries >= self.settings.email_max_retries:
+                    row.state = "dead"
+                    EMAILS.labels("dead").inc()
+                    return
+                EMAILS.labels("retry").inc()
+                failure = exc
+            else:
+                row.state, row.sent_at = "sent", utcnow()
+                EMAILS.labels("sent").inc()
+                return
+        raise failure  # after the commit that recorded the attempt: Dramatiq retries later
+
+
+# A pending e-mail nobody tried for this long lost its message (the worker died between
+# commit and enqueue, or Redis lost its queue): it is enqueued again. Longer than the
+# longest retry backoff, so a row merely waiting for its retry is left alone.
+RESEND_AFTER = timedelta(hours=2)
+NEVER_TRIED_AFTER = timedelta(minutes=1)
+
+
+async def enqueue_forgotten(jobs: Jobs) -> int:
+    now = utcnow()
+    async with jobs.resources.sessionmaker() as session:
+        ids = (
+            await session.scalars(
+                select(EmailOutbox.id)
+                .where(
+                    EmailOutbox.state == "pending",
+                    or_(
+                        and_(
+                            EmailOutbox.attempts == 0,
+                            EmailOutbox.created_at < now - NEVER_TRIED_AFTER,
+                        ),
+                        EmailOutbox.last_attempt_at < now - RESEND_AFTER,
+                    ),
+                )
+                .limit(1000)
+            )
+        ).all()
+    await jobs.enqueue_emails(ids)
+    return len(ids)
+
+
+async def _sweep(jobs: Jobs, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            if await enqueue_forgotten(jobs):
+                log.info("re-enqueued forgotten e-mails")
+        except Exception:
+            log.exception("e-mail sweep failed")
+        await pause(stop, 60)
+
+
+def _retries() -> int:
+    message = CurrentMessage.get_current_message()
+    return int(message.options.get("retries", 0)) if message is not None else 0
+
+
+_current: Jobs | None = None
+
+
+def current() -> Jobs | None:
+    """This process's jobs, when the worker runs them (the notifier asks)."""
+    return _current
+
+
+@asynccontextmanager
+async def running_jobs(_app: FastAPI, resources: Resources) -> AsyncIterator[None]:
+    global _current
+    settings = resources.settings
+    broker = RedisBroker(url=settings.redis_url)  # type: ignore[no-untyped-call]
+    broker.add_middleware(CurrentMessage())
+    broker.add_middleware(SharedLoop(asyncio.get_running_loop()))
+    jobs = Jobs(resources, broker)
+    worker = dramatiq.Worker(broker, worker_threads=settings.worker_threads)
+    worker.start()
+    _current = jobs
+    stop = asyncio.Event()
+    sweeper = asyncio.create_task(_sweep(jobs, stop), name="email-sweeper")
+    try:
+        yield
+    finally:
+        _current = None
+        stop.set()
+        await sweeper
+        # Actors in flight finish (within the grace the chart gives the pod); their loop is
+        # this one, so it must keep running meanwhile: stop from a thread.
+        timeout_ms = int(settings.worker_shutdown_timeout_seconds * 1000)
+        await asyncio.to_thread(worker.stop, timeout_ms)
+        broker.close()
