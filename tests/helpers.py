@@ -35,15 +35,19 @@ class ApiClient:
             json={"email": email, "password": PASSWORD, "display_name": name.title()},
         )
         assert created.status_code == 201, created.text
+        return await self.login(User(id=created.json()["id"], email=email, headers={}, tokens={}))
+
+    async def login(self, user: User) -> User:
+        """Sign `user` in again: a fresh token (carrying a changed site role, say)."""
         login = await self.http.post(
-            "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+            "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
         )
         assert login.status_code == 200, login.text
         tokens = login.json()
         self.http.cookies.clear()  # each User authenticates by header only
         return User(
-            id=created.json()["id"],
-            email=email,
+            id=user.id,
+            email=user.email,
             headers={"Authorization": f"Bearer {tokens['access_token']}"},
             tokens=tokens,
         )

@@ -208,6 +208,42 @@ def test_rotate_epochs_gives_every_board_a_new_history(
     asyncio.run(execute("DELETE FROM boards WHERE id = $1", board))
 
 
+def test_site_role_makes_an_account_a_site_admin_by_its_email(
+    tmp_path: Path, service_urls: ServiceUrls
+) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def query(sql: str, *args: str) -> str | None:
+        connection = await asyncpg.connect(service_urls.database_url)
+        try:
+            value: str | None = await connection.fetchval(sql, *args)
+            return value
+        finally:
+            await connection.close()
+
+    user = "00000000-0000-4000-8000-00000000ad01"
+    asyncio.run(
+        query(
+            "INSERT INTO users (id, email, email_key, display_name) "
+            "VALUES ($1, 'Grace@Example.com', 'grace@example.com', 'G')",
+            user,
+        )
+    )
+    env = clean_env(tmp_path, TASKBOARD_DATABASE_URL=service_urls.database_url)
+    try:
+        made = run_cli(tmp_path, "site-role", "GRACE@example.com", "admin", env=env)
+        assert made.returncode == 0, made.stderr
+        assert asyncio.run(query("SELECT site_role FROM users WHERE id = $1", user)) == "admin"
+        missing = run_cli(tmp_path, "site-role", "nobody@example.com", "admin", env=env)
+        assert missing.returncode == 2
+        assert "nobody@example.com" in missing.stderr
+        assert "Traceback" not in missing.stderr
+    finally:
+        asyncio.run(query("DELETE FROM users WHERE id = $1", user))
+
+
 def test_ctrl_c_stops_everything_quietly(tmp_path: Path) -> None:
     """A terminal's Ctrl-C signals the whole foreground process group. The embedded servers
     have groups of their own, so only `up` gets it and stops them in order: no server dies

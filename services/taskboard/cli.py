@@ -55,6 +55,23 @@ def cmd_rotate_epochs(_: argparse.Namespace) -> None:
     log.info("board epochs rotated: clients resync", extra={"boards": boards})
 
 
+def cmd_site_role(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from taskboard.core.migrations import set_site_role
+    from taskboard.users.models import email_key
+
+    url = os.environ.get("TASKBOARD_DATABASE_URL")
+    if not url:
+        raise ConfigurationError(
+            "invalid configuration:\n  TASKBOARD_DATABASE_URL: is required but not set"
+        )
+    configure_logging()
+    if not asyncio.run(set_site_role(url, email_key(args.email), args.role)):
+        raise ConfigurationError(f"no account with the e-mail {args.email}")
+    log.info("site role set", extra={"role": args.role})
+
+
 def app_factory() -> object:
     """Gunicorn/uvicorn import this: settings come from the environment of each worker."""
     from taskboard.api.app import create_app
@@ -292,8 +309,15 @@ def cmd_up(args: argparse.Namespace) -> None:
             from taskboard.worker.jobs import running_jobs
             from taskboard.worker.notifier import running_notifier
             from taskboard.worker.relay import running_relay
+            from taskboard.worker.reminders import running_reminders
 
-            services = [running_hub, running_relay, running_jobs, running_notifier]
+            services = [
+                running_hub,
+                running_relay,
+                running_jobs,
+                running_notifier,
+                running_reminders,
+            ]
             app = WebSocketEntry(create_app(settings, services=services))
             url = f"http://{args.host}:{args.port}"
             banner = (
@@ -324,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, func, help_text in (
         ("realtime", cmd_realtime, "serve the realtime deployment (WebSocket /ws)"),
         ("relay", cmd_relay, "run the outbox relay (appends events that missed Redis)"),
-        ("worker", cmd_worker, "run the worker deployment (relay, notifications)"),
+        ("worker", cmd_worker, "run the worker deployment (relay, notifications, e-mail)"),
     ):
         command = sub.add_parser(name, help=help_text)
         command.add_argument("--host", default=None)
@@ -337,6 +361,12 @@ def main(argv: list[str] | None = None) -> None:
         help="after restoring the database from a backup: every client resyncs every board",
     )
     rotate.set_defaults(func=cmd_rotate_epochs)
+    role = sub.add_parser(
+        "site-role", help="make an account a site admin (dead letters) or a plain user again"
+    )
+    role.add_argument("email")
+    role.add_argument("role", choices=["admin", "user"])
+    role.set_defaults(func=cmd_site_role)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -8,7 +8,13 @@ from taskboard.core.db import Base
 from taskboard.events.models import BoardEvent
 from taskboard.idempotency.models import IdempotencyRecord
 from taskboard.labels.models import Label
-from taskboard.notifications.models import EmailOutbox, Notification, NotifiedUpTo
+from taskboard.notifications.models import (
+    EmailOutbox,
+    Notification,
+    NotificationPreference,
+    NotifiedUpTo,
+    Reminder,
+)
 from taskboard.tasks.models import Task, TaskAssignee, TaskLabel
 from taskboard.users.models import User
 
@@ -23,8 +29,10 @@ __all__ = [
     "Label",
     "Membership",
     "Notification",
+    "NotificationPreference",
     "NotifiedUpTo",
     "RefreshToken",
+    "Reminder",
     "Task",
     "TaskAssignee",
     "TaskLabel",

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -258,3 +260,42 @@ async def test_a_refused_email_is_retried_until_accepted_with_the_same_message_i
         [refused] = [m for m in cluster.smtp.inbox.refused if m["To"] == ada.email]
         assert delivered["Message-ID"] == refused["Message-ID"]
         assert delivered["Subject"] == "Owner assigned you: Retry me"
+
+
+async def test_a_due_soon_reminder_reaches_the_app_and_the_inbox_in_the_users_time_zone(
+    cluster: Cluster,
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "Owner")
+        ada = await account(http, cluster.api1, "Ada")
+        for path, body in (
+            ("/me", {"time_zone": "Asia/Tokyo"}),
+            ("/notifications/preferences", {"reminder_offsets_minutes": [5]}),
+        ):
+            set_up = await http.patch(
+                f"{cluster.api2.http}{API}{path}", json=body, headers=ada.headers
+            )
+            assert set_up.status_code == 200, set_up.text
+        board_id = await _board(http, cluster, owner, ada)
+        socket = WsClient(cluster.rt1.ws, ada.token)
+        await socket.connect()
+        # Due in two minutes, reminded five minutes ahead: due soon at once (not late).
+        due = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=2)
+        task = await http.post(
+            f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+            json={"title": "Pay the invoice", "assignee_ids": [ada.id], "due_at": due.isoformat()},
+            headers=owner.headers,
+        )
+        assert task.status_code == 201, task.text
+        pushed = await socket.wait_for(
+            lambda f: f["type"] == "notification" and f["notification"]["kind"] == "due_soon"
+        )
+        assert pushed["notification"]["data"]["late"] is False
+        assert pushed["notification"]["task_id"] == task.json()["id"]
+        messages = await _wait_for_mail(cluster, ada.email, 2)
+        subjects = sorted(m["Subject"] for m in messages)
+        local = due.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%a %d %b %Y %H:%M JST")
+        assert subjects == sorted(
+            ["Owner assigned you: Pay the invoice", f"Due {local}: Pay the invoice"]
+        )
+        await socket.close()

@@ -29,6 +29,7 @@ from taskboard.core.runtime import Resources, Service, lifespan_for
 from taskboard.core.telemetry import configure_tracing
 from taskboard.events.routes import router as events_router
 from taskboard.labels.routes import router as labels_router
+from taskboard.notifications.routes import public_router as unsubscribe_router
 from taskboard.notifications.routes import router as notifications_router
 from taskboard.routing import health
 from taskboard.routing.contract import declare_problem_schema, operation_id
@@ -62,6 +63,7 @@ def api_router() -> APIRouter:
         labels_router,
         events_router,
         notifications_router,
+        unsubscribe_router,
     ):
         router.include_router(domain)
     return router

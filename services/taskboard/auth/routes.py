@@ -8,7 +8,7 @@ from taskboard.auth.errors import InvalidCredentials, InvalidToken
 from taskboard.auth.schemas import Credentials, PasswordChange, RefreshRequest, TokenPair
 from taskboard.core import ratelimit
 from taskboard.core.config import Settings
-from taskboard.routing.contract import AUTHENTICATED, problem_response
+from taskboard.routing.contract import AUTHENTICATED, PUBLIC
 from taskboard.routing.deps import RedisDep, Res, SettingsDep, UoW, client_ip
 from taskboard.users import repository as users_repository
 from taskboard.users import service as users_service
@@ -19,10 +19,7 @@ router = APIRouter(
     prefix="/auth",
     tags=["auth"],
     # The rest (401, 409, 429...) is read from the code: routing.raises.
-    responses={
-        422: problem_response("A field breaks a rule (see `errors`)"),
-        500: problem_response("Our fault: quote the trace_id"),
-    },
+    responses=PUBLIC,
 )
 # The signed-in account itself; password and sessions join it here.
 me_router = APIRouter(tags=["users"], responses=AUTHENTICATED)

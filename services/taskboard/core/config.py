@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     worker_shutdown_timeout_seconds: float = Field(
         25, gt=0, description="SIGTERM: actors in flight get this long (under the pod's grace)"
     )
+    reminder_poll_seconds: float = Field(
+        1, gt=0, le=60, description="how often each worker looks for due reminders"
+    )
     notifier_claim_idle_seconds: float = Field(
         30, gt=0, description="a stream entry pending this long is taken over by another worker"
     )

@@ -55,3 +55,20 @@ async def rotate_epochs(database_url: str) -> int:
             return int(result.rowcount or 0)
     finally:
         await engine.dispose()
+
+
+async def set_site_role(database_url: str, email_key: str, role: str) -> bool:
+    """Make the account whose `email_key` (users.models.email_key) it is a site `admin` (or a
+    `user` again); False: no such account.
+    Sessions already open keep their old role until their access token is renewed."""
+    _, _, rest = database_url.partition("://")
+    engine = create_async_engine(f"postgresql+asyncpg://{rest}")
+    try:
+        async with engine.begin() as connection:
+            result = await connection.execute(
+                text("UPDATE users SET site_role = :role WHERE email_key = :key"),
+                {"role": role, "key": email_key},
+            )
+            return bool(result.rowcount)
+    finally:
+        await engine.dispose()

@@ -6,3 +6,13 @@ from taskboard.core.errors import NotFound
 class NotificationNotFound(NotFound):
     type = "notification-not-found"
     title = "Notification not found"
+
+
+class InvalidUnsubscribeLink(NotFound):
+    type = "invalid-unsubscribe-link"
+    title = "This unsubscribe link is not valid"
+
+
+class DeadLetterNotFound(NotFound):
+    type = "dead-letter-not-found"
+    title = "No such dead letter"

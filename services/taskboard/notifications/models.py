@@ -4,8 +4,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Text, UniqueConstraint, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from taskboard.core.db import Base, UUIDPrimaryKey, utcnow
@@ -81,3 +91,48 @@ class EmailOutbox(UUIDPrimaryKey, Base):
             postgresql_where=text("state = 'pending'"),
         ),
     )
+
+
+class Reminder(UUIDPrimaryKey, Base):
+    """A reminder of a task's due date for one assignee: `due_soon` (offset_minutes before)
+    or `overdue` (at it). scheduled -> sent | cancelled. Unique per plan, so re-planning the
+    same due date adds nothing; a new due date is a new plan."""
+
+    __tablename__ = "reminders"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    board_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(Text, default="scheduled")
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint(
+            "task_id", "user_id", "kind", "offset_minutes", "due_at", name="uq_reminders_plan"
+        ),
+        Index("ix_reminders_task_id", "task_id"),
+        Index(
+            "ix_reminders_due",
+            "send_at",
+            postgresql_where=text("state = 'scheduled'"),
+        ),
+    )
+
+
+class NotificationPreference(Base):
+    """What a user wants to hear about, and how; no row means the defaults."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    in_app: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    email: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    reminder_offsets: Mapped[list[int]] = mapped_column(ARRAY(Integer))

@@ -1,21 +1,31 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from taskboard.auth.deps import CurrentUser
 from taskboard.idempotency.deps import authenticated_router
-from taskboard.notifications import service
+from taskboard.notifications import deadletters, preferences, service, unsubscribe
+from taskboard.notifications.deadletters import DeadLetter, DeadLetterPage
+from taskboard.notifications.errors import InvalidUnsubscribeLink
 from taskboard.notifications.schemas import (
     NotificationPage,
     NotificationRead,
+    Preferences,
+    PreferencesUpdate,
     ReadAll,
     ReadAllResult,
     UnreadCount,
 )
-from taskboard.routing.deps import UoW
+from taskboard.routing.contract import PUBLIC
+from taskboard.routing.deps import SettingsDep, UoW
 from taskboard.routing.query import Paging
 
 router = authenticated_router(tags=["notifications"])
+# Reached from an e-mail, with no session: the signed token is the authority.
+public_router = APIRouter(tags=["notifications"], responses=PUBLIC)
 
 
 @router.get("/notifications")
@@ -42,3 +52,41 @@ async def read_notification(
 @router.post("/notifications/read-all")
 async def read_all_notifications(data: ReadAll, uow: UoW, principal: CurrentUser) -> ReadAllResult:
     return ReadAllResult(marked=await service.mark_all_read(uow, principal, data.up_to))
+
+
+@router.get("/notifications/preferences")
+async def get_notification_preferences(uow: UoW, principal: CurrentUser) -> Preferences:
+    """Which kinds you are told about in the app and by e-mail, and when reminders come."""
+    return await preferences.get(uow, principal)
+
+
+@router.patch("/notifications/preferences")
+async def update_notification_preferences(
+    data: PreferencesUpdate, uow: UoW, principal: CurrentUser
+) -> Preferences:
+    return await preferences.update(uow, principal, data)
+
+
+@public_router.post("/notifications/unsubscribe", status_code=status.HTTP_204_NO_CONTENT)
+async def unsubscribe_from_emails(
+    token: Annotated[str, Query(max_length=500)], uow: UoW, settings: SettingsDep
+) -> None:
+    """RFC 8058 one-click unsubscribe: the link in every notification e-mail. Stops all
+    e-mail for the user the link was made for; the app keeps notifying."""
+    user_id = unsubscribe.verify(settings.secret_key.get_secret_value(), token)
+    if user_id is None:
+        raise InvalidUnsubscribeLink()
+    await preferences.stop_email(uow.session, user_id)
+
+
+@router.get("/admin/dead-letters")
+async def list_dead_letters(uow: UoW, principal: CurrentUser, page: Paging) -> DeadLetterPage:
+    """Sends that failed for good (site admins): newest first."""
+    items, next_cursor = await deadletters.list_dead(uow, principal, page)
+    return DeadLetterPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/admin/dead-letters/{letter_id}/replay")
+async def replay_dead_letter(letter_id: uuid.UUID, uow: UoW, principal: CurrentUser) -> DeadLetter:
+    """Send it again, with fresh retries (a worker picks it up within a minute)."""
+    return await deadletters.replay(uow, principal, letter_id)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from taskboard.core.schemas import InputModel, OutputModel
+from taskboard.core.schemas import InputModel, NotNull, OutputModel
 
 Kind = Literal[
     "mention",
@@ -53,3 +53,25 @@ class ReadAll(InputModel):
 
 class ReadAllResult(OutputModel):
     marked: int
+
+
+Offset = Annotated[int, Field(ge=1, le=30 * 24 * 60)]
+
+
+class Preferences(OutputModel):
+    in_app: list[Kind] = Field(description="kinds shown in the app (and pushed to sockets)")
+    email: list[Kind] = Field(description="kinds sent by e-mail (when the server sends e-mail)")
+    reminder_offsets_minutes: list[int] = Field(
+        description="due-soon reminders, in minutes before a due date"
+    )
+
+
+class PreferencesUpdate(InputModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": ["assigned", "mention", "due_soon", "overdue"]}]},
+    )
+
+    in_app: Annotated[list[Kind], NotNull, Field(max_length=20)] = None  # type: ignore[assignment]
+    email: Annotated[list[Kind], NotNull, Field(max_length=20)] = None  # type: ignore[assignment]
+    reminder_offsets_minutes: Annotated[list[Offset], NotNull, Field(max_length=5)] = None  # type: ignore[assignment]

@@ -17,7 +17,7 @@ from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.paging import PageRequest, keyset_page
 from taskboard.core.streams import StreamEvent
 from taskboard.events import log as events_log
-from taskboard.notifications import email, rules
+from taskboard.notifications import email, preferences, reminders, rules, unsubscribe
 from taskboard.notifications.errors import NotificationNotFound
 from taskboard.notifications.models import Notification, NotifiedUpTo
 from taskboard.notifications.schemas import NotificationRead
@@ -66,8 +66,16 @@ async def record_for_event(session: AsyncSession, event: StreamEvent) -> list[No
         return []
     facts = await _facts(session, event)
     notices = rules.notices(event.type, event.data, event.actor_id, facts)
+    chosen = await preferences.load(session, {n.user_id for n in notices})
+    # A kind the user wants only by e-mail is still a row (the e-mail's source), born read.
+    notices = [
+        n
+        for n in notices
+        if n.kind in chosen[n.user_id].in_app or n.kind in chosen[n.user_id].email
+    ]
     if not notices:
         return []
+    now = utcnow()
     created = (
         await session.scalars(
             insert(Notification)
@@ -82,7 +90,8 @@ async def record_for_event(session: AsyncSession, event: StreamEvent) -> list[No
                         "cause": cause_of(event),
                         "actor_id": event.actor_id,
                         "data": {**notice.data, "seq": event.seq},
-                        "created_at": utcnow(),
+                        "created_at": now,
+                        "read_at": None if notice.kind in chosen[notice.user_id].in_app else now,
                     }
                     for notice in notices
                 ]
@@ -104,12 +113,21 @@ class MailOptions:
 
     public_url: str
     domain: str  # of the sender: Message-IDs are <notification id@domain>
+    secret: str  # signs one-click unsubscribe links
 
 
 @dataclass
 class Handled:
     notifications: list[NotificationRead] = field(default_factory=list)
     emails: list[uuid.UUID] = field(default_factory=list)  # outbox ids, to enqueue
+    tasks_changed: set[uuid.UUID] = field(default_factory=set)  # whose reminders to re-plan
+
+
+def _note_task(handled: Handled, event: StreamEvent) -> None:
+    """Task events re-plan the task's reminders (due date, assignees, column, trash)."""
+    task = event.data.get("task") if event.type.startswith("task.") else None
+    if isinstance(task, dict) and task.get("id"):
+        handled.tasks_changed.add(uuid.UUID(str(task["id"])))
 
 
 async def handle(
@@ -137,12 +155,17 @@ async def handle(
         if not missed:
             break
         for row in missed:
-            handled.notifications += await record_for_event(session, StreamEvent.from_row(row))
+            earlier = StreamEvent.from_row(row)
+            handled.notifications += await record_for_event(session, earlier)
+            _note_task(handled, earlier)
         done = missed[-1].seq
     handled.notifications += await record_for_event(session, event)
+    _note_task(handled, event)
     await session.execute(
         update(NotifiedUpTo).where(NotifiedUpTo.board_id == event.board_id).values(seq=event.seq)
     )
+    for task_id in sorted(handled.tasks_changed):
+        await reminders.plan(session, task_id, utcnow())
     if mail is not None and handled.notifications:
         handled.emails = await write_emails(session, handled.notifications, mail)
     return handled
@@ -166,10 +189,11 @@ async def write_emails(
     board_ids = {n.board_id for n in notifications}
     names = await session.execute(select(Board.id, Board.name).where(Board.id.in_(board_ids)))
     boards: dict[uuid.UUID, str] = {row.id: row.name for row in names}
+    chosen = await preferences.load(session, {n.user_id for n in notifications})
     rows = []
     for notification in notifications:
         person = people.get(notification.user_id)
-        if person is None:
+        if person is None or notification.kind not in chosen[notification.user_id].email:
             continue
         actor = people.get(notification.actor_id) if notification.actor_id else None
         rows.append(
@@ -179,7 +203,7 @@ async def write_emails(
                 actor=actor.display_name if actor else "",
                 board=boards.get(notification.board_id, ""),
                 public_url=mail.public_url,
-                unsubscribe_url=f"{mail.public_url}/settings/notifications",
+                unsubscribe_url=unsubscribe.url(mail.public_url, mail.secret, person.id),
                 domain=mail.domain,
             )
         )

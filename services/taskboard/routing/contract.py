@@ -61,6 +61,12 @@ def problem_response(description: str) -> dict[str, Any]:
     }
 
 
+# What any operation open to anyone can answer, whatever it does.
+PUBLIC: dict[int | str, dict[str, Any]] = {
+    422: problem_response("A field breaks a rule (see `errors`)"),
+    500: problem_response("Our fault: quote the trace_id"),
+}
+
 # What any authenticated operation can answer, whatever it does.
 AUTHENTICATED: dict[int | str, dict[str, Any]] = {
     401: problem_response("No valid access token (Bearer header or session cookie)"),

@@ -11,9 +11,12 @@ from taskboard.routing.probe import probe_app
 from taskboard.worker.jobs import running_jobs
 from taskboard.worker.notifier import running_notifier
 from taskboard.worker.relay import running_relay
+from taskboard.worker.reminders import running_reminders
 
 
 def create_app(settings: Settings) -> FastAPI:
     return probe_app(
-        settings, component="worker", services=[running_relay, running_jobs, running_notifier]
+        settings,
+        component="worker",
+        services=[running_relay, running_jobs, running_notifier, running_reminders],
     )

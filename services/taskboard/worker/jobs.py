@@ -26,6 +26,7 @@ from taskboard.core.config import Settings
 from taskboard.core.db import utcnow
 from taskboard.core.lifecycle import pause
 from taskboard.core.runtime import Resources
+from taskboard.notifications import unsubscribe
 from taskboard.notifications.models import EmailOutbox
 from taskboard.notifications.service import MailOptions
 from taskboard.worker import mail
@@ -83,7 +84,11 @@ class Jobs:
         if self.settings.smtp_url is None:
             return None
         domain = self.settings.smtp_from.rpartition("@")[2].strip(" >") or "taskboard.local"
-        return MailOptions(public_url=self.settings.public_url.rstrip("/"), domain=domain)
+        return MailOptions(
+            public_url=self.settings.public_url.rstrip("/"),
+            domain=domain,
+            secret=self.settings.secret_key.get_secret_value(),
+        )
 
     async def enqueue_emails(self, ids: Iterable[uuid.UUID]) -> None:
         for outbox_id in ids:
@@ -112,7 +117,11 @@ class Jobs:
                 text=row.text_body,
                 html=row.html_body,
                 message_id=row.message_id,
-                unsubscribe_url=f"{self.settings.public_url.rstrip('/')}/settings/notifications",
+                unsubscribe_url=unsubscribe.url(
+                    self.settings.public_url.rstrip("/"),
+                    self.settings.secret_key.get_secret_value(),
+                    row.user_id,
+                ),
             )
             row.attempts += 1
             row.last_attempt_at = utcnow()

@@ -44,7 +44,7 @@ async def ensure_group(redis: Redis, key: str) -> None:
             raise
 
 
-async def _push(redis: Redis, created: list[NotificationRead]) -> None:
+async def push(redis: Redis, created: list[NotificationRead]) -> None:
     for notification in created:
         CREATED.labels(notification.kind).inc()
         # Live push is best effort: the list API is the truth a client reloads from.
@@ -60,7 +60,7 @@ async def handle_entry(
     async with sessionmaker() as session, session.begin():
         handled = await service.handle(session, event, mail=mail)
     HANDLED.inc()
-    await _push(redis, handled.notifications)
+    await push(redis, handled.notifications)
     if queue is not None:
         await queue.enqueue_emails(handled.emails)
 
