@@ -310,6 +310,7 @@ def cmd_up(args: argparse.Namespace) -> None:
             from taskboard.worker.notifier import running_notifier
             from taskboard.worker.relay import running_relay
             from taskboard.worker.reminders import running_reminders
+            from taskboard.worker.webhooks import running_webhook_sweeper
 
             services = [
                 running_hub,
@@ -317,6 +318,7 @@ def cmd_up(args: argparse.Namespace) -> None:
                 running_jobs,
                 running_notifier,
                 running_reminders,
+                running_webhook_sweeper,
             ]
             app = WebSocketEntry(create_app(settings, services=services))
             url = f"http://{args.host}:{args.port}"

@@ -17,6 +17,7 @@ from taskboard.notifications.models import (
 )
 from taskboard.tasks.models import Task, TaskAssignee, TaskLabel
 from taskboard.users.models import User
+from taskboard.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Base",
@@ -37,4 +38,7 @@ __all__ = [
     "TaskAssignee",
     "TaskLabel",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -127,6 +127,8 @@ REFUSALS_NO_SCHEMA_CAN_STATE = {
     ("due_at", "after_start"): "due_at must not be before start_at (two fields)",
     ("assignee_ids", "member"): "assignees must be members of the board",
     ("labels", "exists"): "labels must be the board's own",
+    ("url", "target"): "where a webhook URL's host resolves to (and whether that is a private "
+    "address) is DNS's answer at that moment, not the string's",
     ("email", "value_error"): "email-validator refuses addresses that `format: email` allows "
     "but mail cannot reach (special-use domains such as .test, quoted local parts)",
 }

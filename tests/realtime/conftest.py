@@ -40,9 +40,14 @@ class Cluster:
 @pytest.fixture(scope="package")
 def cluster(service_urls: ServiceUrls) -> Iterator[Cluster]:
     smtp = SmtpServer().start()
-    mail = {"TASKBOARD_SMTP_URL": smtp.url, "TASKBOARD_SMTP_FROM": "taskboard <tb@example.test>"}
+    mail = {
+        "TASKBOARD_SMTP_URL": smtp.url,
+        "TASKBOARD_SMTP_FROM": "taskboard <tb@example.test>",
+        # The test's webhook receiver listens on loopback.
+        "TASKBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+    }
     pods = Cluster(
-        api1=start("api", "api-1", service_urls),
+        api1=start("api", "api-1", service_urls, TASKBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS="true"),
         api2=start("api", "api-2", service_urls),
         api_no_fast_path=start("api", "api-3", service_urls, TASKBOARD_PUBLISH_FAST_PATH="false"),
         rt1=start("realtime", "rt-1", service_urls),

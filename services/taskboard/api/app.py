@@ -35,6 +35,7 @@ from taskboard.routing import health
 from taskboard.routing.contract import declare_problem_schema, operation_id
 from taskboard.snapshots.routes import router as snapshots_router
 from taskboard.tasks.routes import router as tasks_router
+from taskboard.webhooks.routes import router as webhooks_router
 
 
 def api_router() -> APIRouter:
@@ -64,6 +65,7 @@ def api_router() -> APIRouter:
         events_router,
         notifications_router,
         unsubscribe_router,
+        webhooks_router,
     ):
         router.include_router(domain)
     return router

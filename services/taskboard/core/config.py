@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     worker_shutdown_timeout_seconds: float = Field(
         25, gt=0, description="SIGTERM: actors in flight get this long (under the pod's grace)"
     )
+    webhook_allow_private_targets: bool = Field(
+        False, description="let webhooks reach loopback and private addresses (tests, labs)"
+    )
+    webhook_poll_seconds: float = Field(
+        1, gt=0, le=60, description="how often each worker looks for webhook deliveries due"
+    )
     reminder_poll_seconds: float = Field(
         1, gt=0, le=60, description="how often each worker looks for due reminders"
     )

@@ -121,6 +121,7 @@ class Handled:
     notifications: list[NotificationRead] = field(default_factory=list)
     emails: list[uuid.UUID] = field(default_factory=list)  # outbox ids, to enqueue
     tasks_changed: set[uuid.UUID] = field(default_factory=set)  # whose reminders to re-plan
+    events: list[StreamEvent] = field(default_factory=list)  # handled now, in seq order
 
 
 def _note_task(handled: Handled, event: StreamEvent) -> None:
@@ -158,9 +159,11 @@ async def handle(
             earlier = StreamEvent.from_row(row)
             handled.notifications += await record_for_event(session, earlier)
             _note_task(handled, earlier)
+            handled.events.append(earlier)
         done = missed[-1].seq
     handled.notifications += await record_for_event(session, event)
     _note_task(handled, event)
+    handled.events.append(event)
     await session.execute(
         update(NotifiedUpTo).where(NotifiedUpTo.board_id == event.board_id).values(seq=event.seq)
     )

@@ -12,11 +12,18 @@ from taskboard.worker.jobs import running_jobs
 from taskboard.worker.notifier import running_notifier
 from taskboard.worker.relay import running_relay
 from taskboard.worker.reminders import running_reminders
+from taskboard.worker.webhooks import running_webhook_sweeper
 
 
 def create_app(settings: Settings) -> FastAPI:
     return probe_app(
         settings,
         component="worker",
-        services=[running_relay, running_jobs, running_notifier, running_reminders],
+        services=[
+            running_relay,
+            running_jobs,
+            running_notifier,
+            running_reminders,
+            running_webhook_sweeper,
+        ],
     )

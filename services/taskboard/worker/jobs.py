@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import dramatiq
+import httpx
 from dramatiq.asyncio import EventLoopThread, set_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage, Middleware
@@ -29,12 +30,13 @@ from taskboard.core.runtime import Resources
 from taskboard.notifications import unsubscribe
 from taskboard.notifications.models import EmailOutbox
 from taskboard.notifications.service import MailOptions
-from taskboard.worker import mail
+from taskboard.worker import mail, webhooks
 
 log = logging.getLogger("taskboard.worker")
 
 EMAILS = Counter("taskboard_emails", "E-mail sends by outcome", ["outcome"])
 EMAIL_QUEUE = "email"
+WEBHOOK_QUEUE = "webhooks"
 
 
 class _ProcessLoop(EventLoopThread):
@@ -79,6 +81,14 @@ class Jobs:
             min_backoff=5_000,
             max_backoff=3_600_000,
         )(self._send_email)
+        # Our own retry schedule lives in PostgreSQL (webhooks.service.RETRY_SCHEDULE).
+        self.deliver_webhooks = dramatiq.actor(
+            broker=broker,
+            actor_name="deliver_webhooks",
+            queue_name=WEBHOOK_QUEUE,
+            max_retries=0,
+        )(self._deliver_webhooks)
+        self.http = httpx.AsyncClient(follow_redirects=False, timeout=10, trust_env=False)
 
     def mail_options(self) -> MailOptions | None:
         if self.settings.smtp_url is None:
@@ -94,6 +104,13 @@ class Jobs:
         for outbox_id in ids:
             # A Redis round trip on the broker's own (blocking) client: off the loop.
             await asyncio.to_thread(self.send_email.send, str(outbox_id))
+
+    async def enqueue_webhooks(self, endpoint_ids: Iterable[uuid.UUID]) -> None:
+        for endpoint_id in endpoint_ids:
+            await asyncio.to_thread(self.deliver_webhooks.send, str(endpoint_id))
+
+    async def _deliver_webhooks(self, endpoint_id: str) -> None:
+        await webhooks.deliver_endpoint(self.resources, self.http, uuid.UUID(endpoint_id))
 
     async def _send_email(self, outbox_id: str) -> None:
         """Send one outbox row. Idempotent: a row already sent (a duplicate message) or being
@@ -224,3 +241,4 @@ async def running_jobs(_app: FastAPI, resources: Resources) -> AsyncIterator[Non
         timeout_ms = int(settings.worker_shutdown_timeout_seconds * 1000)
         await asyncio.to_thread(worker.stop, timeout_ms)
         broker.close()
+        await jobs.http.aclose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from taskboard.core.streams import StreamEvent, stream_key
 from taskboard.notifications import service
 from taskboard.notifications.push import CHANNEL, encode
 from taskboard.notifications.schemas import NotificationRead
+from taskboard.webhooks import service as webhooks
 from taskboard.worker import jobs
 
 log = logging.getLogger("taskboard.notifier")
@@ -57,12 +59,16 @@ async def handle_entry(
     event = StreamEvent.decode(fields[b"e"])
     queue = jobs.current()
     mail = queue.mail_options() if queue is not None else None
+    endpoints: set[uuid.UUID] = set()
     async with sessionmaker() as session, session.begin():
         handled = await service.handle(session, event, mail=mail)
+        for each in handled.events:
+            endpoints |= await webhooks.record_deliveries(session, each)
     HANDLED.inc()
     await push(redis, handled.notifications)
     if queue is not None:
         await queue.enqueue_emails(handled.emails)
+        await queue.enqueue_webhooks(endpoints)
 
 
 async def _handle_all(
