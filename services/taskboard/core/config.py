@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(
         1, gt=0, le=60, description="how often each worker looks for webhook deliveries due"
     )
+    reminder_late_after_seconds: float = Field(
+        60, gt=0, description="a reminder sent this long after it was due is marked late"
+    )
     reminder_poll_seconds: float = Field(
         1, gt=0, le=60, description="how often each worker looks for due reminders"
     )

@@ -22,9 +22,6 @@ from taskboard.notifications.models import Notification, Reminder
 from taskboard.notifications.schemas import NotificationRead
 from taskboard.tasks.models import Task, TaskAssignee
 
-# Sent this long after it was due (no worker was running): marked late.
-LATE_AFTER = timedelta(minutes=1)
-
 
 async def _is_done(session: AsyncSession, task: Task) -> bool:
     """Done means in the board's last column."""
@@ -66,9 +63,11 @@ async def _wanted(session: AsyncSession, task: Task | None) -> set[tuple[Any, ..
     return wanted
 
 
-async def plan(session: AsyncSession, task_id: uuid.UUID, now: datetime) -> None:
+async def plan(session: AsyncSession, task_id: uuid.UUID, as_of: datetime) -> None:
     """Bring the task's scheduled reminders in line with the task: cancel those it no longer
-    wants (due date moved or cleared, assignee gone, done, deleted), add the missing ones."""
+    wants (due date moved or cleared, assignee gone, done, deleted), add the missing ones.
+    `as_of` is when the task became what it is (its event's time): a reminder due before that
+    was never meant to go out on time, and is not late when it goes out at once."""
     task = await session.get(Task, task_id)
     wanted = await _wanted(session, task)
     scheduled = (
@@ -97,7 +96,7 @@ async def plan(session: AsyncSession, task_id: uuid.UUID, now: datetime) -> None
                     "due_at": due_at,
                     "send_at": due_at - timedelta(minutes=minutes),
                     "state": "scheduled",
-                    "created_at": now,
+                    "created_at": as_of,
                 }
                 for user, kind, minutes, due_at in wanted
             ]
@@ -134,8 +133,15 @@ async def _superseded(session: AsyncSession, row: Reminder, now: datetime) -> bo
     return closer is not None
 
 
-async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 100) -> Claimed:
-    """Claim reminders due at `now` and send or cancel each, in the caller's transaction."""
+async def claim_due(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    limit: int = 100,
+    late_after: timedelta = timedelta(minutes=1),
+) -> Claimed:
+    """Claim reminders due at `now` and send or cancel each, in the caller's transaction. One
+    sent more than `late_after` after it was due (no worker ran) is marked late."""
     claimed = Claimed()
     rows = (
         await session.scalars(
@@ -154,7 +160,7 @@ async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 100) -
             claimed.cancelled += 1
             continue
         assert task is not None
-        late = now - row.send_at > LATE_AFTER and row.created_at < row.send_at
+        late = now - row.send_at > late_after and row.created_at < row.send_at
         created = await session.scalar(
             insert(Notification)
             .values(

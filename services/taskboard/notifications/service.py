@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import and_, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -120,7 +121,8 @@ class MailOptions:
 class Handled:
     notifications: list[NotificationRead] = field(default_factory=list)
     emails: list[uuid.UUID] = field(default_factory=list)  # outbox ids, to enqueue
-    tasks_changed: set[uuid.UUID] = field(default_factory=set)  # whose reminders to re-plan
+    # Whose reminders to re-plan, with the time of the task's latest change.
+    tasks_changed: dict[uuid.UUID, datetime] = field(default_factory=dict)
     events: list[StreamEvent] = field(default_factory=list)  # handled now, in seq order
 
 
@@ -128,7 +130,7 @@ def _note_task(handled: Handled, event: StreamEvent) -> None:
     """Task events re-plan the task's reminders (due date, assignees, column, trash)."""
     task = event.data.get("task") if event.type.startswith("task.") else None
     if isinstance(task, dict) and task.get("id"):
-        handled.tasks_changed.add(uuid.UUID(str(task["id"])))
+        handled.tasks_changed[uuid.UUID(str(task["id"]))] = datetime.fromisoformat(event.ts)
 
 
 async def handle(
@@ -167,8 +169,8 @@ async def handle(
     await session.execute(
         update(NotifiedUpTo).where(NotifiedUpTo.board_id == event.board_id).values(seq=event.seq)
     )
-    for task_id in sorted(handled.tasks_changed):
-        await reminders.plan(session, task_id, utcnow())
+    for task_id, as_of in sorted(handled.tasks_changed.items()):
+        await reminders.plan(session, task_id, as_of)
     if mail is not None and handled.notifications:
         handled.emails = await write_emails(session, handled.notifications, mail)
     return handled

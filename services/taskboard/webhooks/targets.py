@@ -34,6 +34,9 @@ _BLOCKED = [
 ]
 
 
+RESOLVE_TIMEOUT_SECONDS = 5
+
+
 class TargetRefused(ValueError):
     """The URL may not be called (its reason is the message)."""
 
@@ -71,7 +74,11 @@ async def resolve(url: str, *, allow_private: bool) -> str:
     """The address to connect to for `url`, checked; TargetRefused otherwise."""
     _, host, port = check_url(url)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+            loop = asyncio.get_running_loop()
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except TimeoutError as exc:
+        raise TargetRefused("did not resolve in time") from exc
     except OSError as exc:
         raise TargetRefused(f"does not resolve ({exc.strerror or exc})") from exc
     except UnicodeError as exc:  # the idna codec: an empty or overlong label

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
@@ -37,7 +38,12 @@ async def claim_once(resources: Resources) -> int:
     mail = queue.mail_options() if queue is not None else None
     now = utcnow()
     async with resources.sessionmaker() as session, session.begin():
-        claimed = await reminders.claim_due(session, now, limit=BATCH)
+        claimed = await reminders.claim_due(
+            session,
+            now,
+            limit=BATCH,
+            late_after=timedelta(seconds=resources.settings.reminder_late_after_seconds),
+        )
         emails = (
             await service.write_emails(session, claimed.notifications, mail)
             if mail is not None and claimed.notifications
