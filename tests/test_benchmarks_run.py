@@ -77,3 +77,13 @@ def test_bench_realtime_runs_and_every_frame_arrives() -> None:
     idle = [r for r in records if r.get("scenario") == "idle"]
     assert idle, result.stdout[-3000:]
     assert idle[0]["connections"] == 50
+
+
+def test_bench_worker_runs_and_everything_arrives() -> None:
+    result = _run("loadtests/bench_worker.py", "--quick")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    assert report["notify"]["missing"] == 0
+    assert report["notify"]["notifications"] > 0
+    assert report["reminders"]["emails"] == report["reminders"]["reminders"] > 0
+    assert report["webhooks"]["deliveries"] == report["webhooks"]["events"] > 0

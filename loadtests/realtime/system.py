@@ -40,9 +40,15 @@ def raise_fd_limit() -> None:
 
 
 @contextlib.contextmanager
-def system(api_workers: int) -> Iterator[System]:
-    """PostgreSQL, Redis, migrations, then `taskboard api`, `realtime` and `relay` (output
-    discarded; they inherit the file limit main() raised) until every /readyz answers."""
+def system(
+    api_workers: int,
+    *,
+    kinds: tuple[str, ...] = ("api", "realtime", "relay"),
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[System]:
+    """PostgreSQL, Redis, migrations, then `taskboard api`, `realtime` and `relay` (or the
+    deployments `kinds` names; output discarded; they inherit the file limit main() raised)
+    until every /readyz answers."""
     base = Path(tempfile.mkdtemp(prefix="bench-rt-"))
     pg = EmbeddedPostgres(base / "pg", durable=False)  # throwaway data; fan-out is measured
     redis = EmbeddedRedis(base / "redis", persistent=False)
@@ -64,9 +70,10 @@ def system(api_workers: int) -> Iterator[System]:
             "TASKBOARD_WS_SEND_QUEUE_SIZE": "5000",
             # Every socket is the one benchmark account's: lift the per-user socket cap.
             "TASKBOARD_WS_MAX_SOCKETS_PER_USER": "1000000",
+            **(extra_env or {}),
         }
         subprocess.run(taskboard_command("migrate"), env=env, check=True)
-        ports = {kind: free_port() for kind in ("api", "realtime", "relay")}
+        ports = {kind: free_port() for kind in kinds}
         procs = [
             ManagedProcess(
                 taskboard_command(kind, "--port", str(port)),
@@ -84,7 +91,7 @@ def system(api_workers: int) -> Iterator[System]:
             env=env,
             api=f"http://127.0.0.1:{ports['api']}",
             realtime_ws=f"ws://127.0.0.1:{ports['realtime']}/ws",
-            realtime_pid=procs[1].pid,
+            realtime_pid=procs[list(ports).index("realtime")].pid,
             processes=procs,
         )
     finally:

@@ -43,6 +43,8 @@ def cluster(service_urls: ServiceUrls) -> Iterator[Cluster]:
     mail = {
         "TASKBOARD_SMTP_URL": smtp.url,
         "TASKBOARD_SMTP_FROM": "taskboard <tb@example.test>",
+        # Short, so tests wait little; long enough to gather a burst (and to read one first).
+        "TASKBOARD_EMAIL_DIGEST_SECONDS": "2",
         # The test's webhook receiver listens on loopback.
         "TASKBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
     }

@@ -292,10 +292,36 @@ async def test_a_due_soon_reminder_reaches_the_app_and_the_inbox_in_the_users_ti
         )
         assert pushed["notification"]["data"]["late"] is False
         assert pushed["notification"]["task_id"] == task.json()["id"]
-        messages = await _wait_for_mail(cluster, ada.email, 2)
-        subjects = sorted(m["Subject"] for m in messages)
+        # Assigned and due soon, moments apart: one digest e-mail carrying both.
+        [digest] = await _wait_for_mail(cluster, ada.email, 1)
         local = due.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%a %d %b %Y %H:%M JST")
-        assert subjects == sorted(
-            ["Owner assigned you: Pay the invoice", f"Due {local}: Pay the invoice"]
-        )
+        assert digest["Subject"] == "2 new notifications on taskboard"
+        text = digest.get_body(("plain",))
+        assert text is not None
+        assert "Owner assigned you: Pay the invoice" in text.get_content()
+        assert f"Due {local}: Pay the invoice" in text.get_content()
+        await asyncio.sleep(3)
+        assert len(cluster.smtp.inbox.to(ada.email)) == 1
         await socket.close()
+
+
+async def test_a_notification_read_in_the_app_first_is_not_emailed(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "Owner")
+        ada = await account(http, cluster.api1, "Ada")
+        board_id = await _board(http, cluster, owner, ada)
+        task = await http.post(
+            f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+            json={"title": "Seen already", "assignee_ids": [ada.id]},
+            headers=owner.headers,
+        )
+        assert task.status_code == 201, task.text
+        [notification] = await _wait_for_notifications(http, cluster, ada, 1)
+        read = await http.post(
+            f"{cluster.api2.http}{API}/notifications/{notification['id']}/read",
+            headers=ada.headers,
+        )
+        assert read.status_code == 200, read.text
+        # Past the digest window (2 s) and then some: nothing was sent.
+        await asyncio.sleep(4)
+        assert cluster.smtp.inbox.to(ada.email) == []

@@ -30,6 +30,8 @@ class Deployment:
             TASKBOARD_REMINDER_POLL_SECONDS="0.2",
             TASKBOARD_REMINDER_LATE_AFTER_SECONDS="2",
             TASKBOARD_NOTIFIER_CLAIM_IDLE_SECONDS="5",
+            # One e-mail per reminder, so the tests can count them.
+            TASKBOARD_EMAIL_DIGEST_SECONDS="0",
         )
         self.workers.append(pod)
         wait_ready([pod])

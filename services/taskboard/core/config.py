@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     )
     smtp_from: str = "taskboard <taskboard@localhost>"
     email_max_retries: int = Field(8, ge=0, le=50)
+    email_digest_seconds: float = Field(
+        60, ge=0, le=3600, description="e-mails to one user this close together go as one"
+    )
     worker_threads: int = Field(4, ge=1, le=256, description="Dramatiq threads per worker")
     worker_shutdown_timeout_seconds: float = Field(
         25, gt=0, description="SIGTERM: actors in flight get this long (under the pod's grace)"

@@ -126,10 +126,21 @@ class Handled:
     events: list[StreamEvent] = field(default_factory=list)  # handled now, in seq order
 
 
+# Changes that can call for new reminder rows. Every other change can only make rows moot
+# (moved to the last column, unassigned, deleted), and the claimer checks that at send time.
+_PLANNING_FIELDS = frozenset({"due_at", "assignee_ids"})
+
+
 def _note_task(handled: Handled, event: StreamEvent) -> None:
-    """Task events re-plan the task's reminders (due date, assignees, column, trash)."""
+    """Note the task whose reminders the event may add to: created or restored with a due
+    date, or its due date or assignees changed."""
     task = event.data.get("task") if event.type.startswith("task.") else None
-    if isinstance(task, dict) and task.get("id"):
+    if not isinstance(task, dict) or not task.get("id") or not task.get("due_at"):
+        return
+    changed = set(event.data.get("changed") or ())
+    if event.type in ("task.created", "task.restored") or (
+        event.type == "task.updated" and changed & _PLANNING_FIELDS
+    ):
         handled.tasks_changed[uuid.UUID(str(task["id"]))] = datetime.fromisoformat(event.ts)
 
 

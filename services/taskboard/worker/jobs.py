@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import dramatiq
@@ -28,7 +29,7 @@ from taskboard.core.db import utcnow
 from taskboard.core.lifecycle import pause
 from taskboard.core.runtime import Resources
 from taskboard.notifications import unsubscribe
-from taskboard.notifications.models import EmailOutbox
+from taskboard.notifications.models import EmailOutbox, Notification
 from taskboard.notifications.service import MailOptions
 from taskboard.worker import mail, webhooks
 
@@ -100,10 +101,15 @@ class Jobs:
             secret=self.settings.secret_key.get_secret_value(),
         )
 
-    async def enqueue_emails(self, ids: Iterable[uuid.UUID]) -> None:
+    async def enqueue_emails(self, ids: Iterable[uuid.UUID], *, wait: bool = True) -> None:
+        """Queue sends; with `wait`, after the digest window, so that notifications arriving
+        close together leave as one e-mail."""
+        delay = int(self.settings.email_digest_seconds * 1000) if wait else 0
         for outbox_id in ids:
             # A Redis round trip on the broker's own (blocking) client: off the loop.
-            await asyncio.to_thread(self.send_email.send, str(outbox_id))
+            await asyncio.to_thread(
+                self.send_email.send_with_options, args=(str(outbox_id),), delay=delay or None
+            )
 
     async def enqueue_webhooks(self, endpoint_ids: Iterable[uuid.UUID]) -> None:
         for endpoint_id in endpoint_ids:
@@ -113,8 +119,11 @@ class Jobs:
         await webhooks.deliver_endpoint(self.resources, self.http, uuid.UUID(endpoint_id))
 
     async def _send_email(self, outbox_id: str) -> None:
-        """Send one outbox row. Idempotent: a row already sent (a duplicate message) or being
-        sent by another worker (locked) is left alone."""
+        """Send one outbox row, with every other pending e-mail of its user as one digest
+        (when TASKBOARD_EMAIL_DIGEST_SECONDS gathers them) and without those whose
+        notification was read in the app meanwhile. Idempotent: a row already sent (a
+        duplicate message, or part of an earlier digest) or being sent by another worker
+        (locked) is left alone."""
         smtp_url = self.settings.smtp_url
         if smtp_url is None:
             return
@@ -127,41 +136,97 @@ class Jobs:
             )
             if row is None:
                 return
-            message = mail.build(
-                sender=self.settings.smtp_from,
-                to=row.to_address,
-                subject=row.subject,
-                text=row.text_body,
-                html=row.html_body,
-                message_id=row.message_id,
-                unsubscribe_url=unsubscribe.url(
-                    self.settings.public_url.rstrip("/"),
-                    self.settings.secret_key.get_secret_value(),
-                    row.user_id,
-                ),
+            batch = [row]
+            if self.settings.email_digest_seconds > 0:
+                batch += (
+                    await session.scalars(
+                        select(EmailOutbox)
+                        .where(
+                            EmailOutbox.user_id == row.user_id,
+                            EmailOutbox.state == "pending",
+                            EmailOutbox.id != row.id,
+                        )
+                        .order_by(EmailOutbox.created_at)
+                        .limit(DIGEST_LIMIT - 1)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+            read = set(
+                (
+                    await session.scalars(
+                        select(Notification.id).where(
+                            Notification.id.in_([r.notification_id for r in batch]),
+                            Notification.read_at.is_not(None),
+                        )
+                    )
+                ).all()
             )
-            row.attempts += 1
-            row.last_attempt_at = utcnow()
+            for seen in [r for r in batch if r.notification_id in read]:
+                seen.state = "skipped"  # read in the app already
+                EMAILS.labels("skipped").inc()
+            batch = [r for r in batch if r.notification_id not in read]
+            if not batch:
+                return
+            message = self._message(batch)
+            now = utcnow()
+            for each in batch:
+                each.attempts += 1
+                each.last_attempt_at = now
             try:
                 await mail.send(smtp_url.get_secret_value(), message)
             except mail.PermanentFailure as exc:
-                row.state, row.last_error = "dead", str(exc)[:1000]
+                for each in batch:
+                    each.state, each.last_error = "dead", str(exc)[:1000]
                 EMAILS.labels("dead").inc()
                 log.warning("e-mail refused for good", extra={"outbox_id": outbox_id})
                 return
             except mail.TransientFailure as exc:
-                row.last_error = str(exc)[:1000]
+                for each in batch:
+                    each.last_error = str(exc)[:1000]
                 if retries >= self.settings.email_max_retries:
-                    row.state = "dead"
+                    for each in batch:
+                        each.state = "dead"
                     EMAILS.labels("dead").inc()
                     return
                 EMAILS.labels("retry").inc()
                 failure = exc
             else:
-                row.state, row.sent_at = "sent", utcnow()
+                for each in batch:
+                    each.state, each.sent_at = "sent", utcnow()
                 EMAILS.labels("sent").inc()
                 return
         raise failure  # after the commit that recorded the attempt: Dramatiq retries later
+
+    def _message(self, batch: list[EmailOutbox]) -> EmailMessage:
+        first = batch[0]
+        if len(batch) == 1:
+            subject, text, html = first.subject, first.text_body, first.html_body
+        else:
+            subject, text, html = digest(batch)
+        return mail.build(
+            sender=self.settings.smtp_from,
+            to=first.to_address,
+            subject=subject,
+            text=text,
+            html=html,
+            message_id=first.message_id,  # a digest is named after its first e-mail
+            unsubscribe_url=unsubscribe.url(
+                self.settings.public_url.rstrip("/"),
+                self.settings.secret_key.get_secret_value(),
+                first.user_id,
+            ),
+        )
+
+
+DIGEST_LIMIT = 50
+
+
+def digest(batch: list[EmailOutbox]) -> tuple[str, str, str]:
+    """One e-mail for several: their subjects as a list, each with its text below."""
+    subject = f"{len(batch)} new notifications on taskboard"
+    text = "\n\n---\n\n".join(r.text_body for r in batch)
+    html = "<hr>".join(r.html_body for r in batch)
+    return subject, text, html
 
 
 # A pending e-mail nobody tried for this long lost its message (the worker died between
@@ -190,7 +255,7 @@ async def enqueue_forgotten(jobs: Jobs) -> int:
                 .limit(1000)
             )
         ).all()
-    await jobs.enqueue_emails(ids)
+    await jobs.enqueue_emails(ids, wait=False)
     return len(ids)
 
 

@@ -53,21 +53,29 @@ async def push(redis: Redis, created: list[NotificationRead]) -> None:
         await redis.publish(CHANNEL, encode(notification))
 
 
-async def handle_entry(
-    sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, fields: dict[bytes, bytes]
+async def handle_events(
+    sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, events: list[StreamEvent]
 ) -> None:
-    event = StreamEvent.decode(fields[b"e"])
+    """Handle `events` in one transaction (one commit for a whole stream batch), then push
+    what they created and queue its sends."""
     queue = jobs.current()
     mail = queue.mail_options() if queue is not None else None
     endpoints: set[uuid.UUID] = set()
+    created: list[NotificationRead] = []
+    emails: list[uuid.UUID] = []
     async with sessionmaker() as session, session.begin():
-        handled = await service.handle(session, event, mail=mail)
-        for each in handled.events:
-            endpoints |= await webhooks.record_deliveries(session, each)
-    HANDLED.inc()
-    await push(redis, handled.notifications)
+        # Boards in one order everywhere: two workers' batches lock their progress rows in
+        # the same order, so they wait for each other instead of deadlocking.
+        for event in sorted(events, key=lambda e: (str(e.board_id), e.seq)):
+            handled = await service.handle(session, event, mail=mail)
+            created += handled.notifications
+            emails += handled.emails
+            for each in handled.events:
+                endpoints |= await webhooks.record_deliveries(session, each)
+    HANDLED.inc(len(events))
+    await push(redis, created)
     if queue is not None:
-        await queue.enqueue_emails(handled.emails)
+        await queue.enqueue_emails(emails)
         await queue.enqueue_webhooks(endpoints)
 
 
@@ -77,18 +85,32 @@ async def _handle_all(
     key: str,
     entries: list[tuple[bytes, dict[bytes, bytes]]],
 ) -> None:
+    decoded: list[tuple[bytes, StreamEvent]] = []
     for entry_id, fields in entries:
         try:
-            await handle_entry(sessionmaker, redis, fields)
+            decoded.append((entry_id, StreamEvent.decode(fields[b"e"])))
         except (KeyError, ValueError, json.JSONDecodeError):
             log.warning("unreadable stream entry dropped", extra={"entry": entry_id.decode()})
-        except Exception:
-            # Left pending: retried by whichever worker claims it after the idle time. Any
-            # error: one bad entry must not stop the shard's consumer.
-            FAILURES.inc()
-            log.exception("notifier could not handle an entry", extra={"entry": entry_id.decode()})
-            continue
-        await redis.xack(key, GROUP, entry_id)
+            await redis.xack(key, GROUP, entry_id)
+    if not decoded:
+        return
+    try:
+        await handle_events(sessionmaker, redis, [event for _, event in decoded])
+    except Exception:
+        # One bad entry must not hold the batch back: again, one at a time.
+        for entry_id, event in decoded:
+            try:
+                await handle_events(sessionmaker, redis, [event])
+            except Exception:
+                # Left pending: retried by whichever worker claims it after the idle time.
+                FAILURES.inc()
+                log.exception(
+                    "notifier could not handle an entry", extra={"entry": entry_id.decode()}
+                )
+                continue
+            await redis.xack(key, GROUP, entry_id)
+        return
+    await redis.xack(key, GROUP, *(entry_id for entry_id, _ in decoded))
 
 
 async def consume_shard(
