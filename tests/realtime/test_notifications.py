@@ -325,3 +325,23 @@ async def test_a_notification_read_in_the_app_first_is_not_emailed(cluster: Clus
         # Past the digest window (2 s) and then some: nothing was sent.
         await asyncio.sleep(4)
         assert cluster.smtp.inbox.to(ada.email) == []
+
+
+async def test_the_worker_exposes_its_queues_lag_and_actors(cluster: Cluster) -> None:
+    """After the e-mails above: the figures an SRE scales and alerts on."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        deadline = time.monotonic() + 30
+        while True:
+            text = (await http.get(f"{cluster.worker1.http}/metrics")).text
+            if 'taskboard_queue_depth{queue="email"}' in text or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+    for name in (
+        'taskboard_queue_depth{queue="email"}',
+        'taskboard_queue_depth{queue="webhooks"}',
+        "taskboard_notifier_pending{",
+        "taskboard_notifier_lag_seconds{",
+        "taskboard_notifier_events_total",
+        "taskboard_actor_runs_total",
+    ):
+        assert name in text, name

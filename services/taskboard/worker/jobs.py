@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from dramatiq.asyncio import EventLoopThread, set_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage, Middleware
 from fastapi import FastAPI
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import and_, or_, select
 
 from taskboard.core.config import Settings
@@ -36,6 +37,11 @@ from taskboard.worker import mail, webhooks
 log = logging.getLogger("taskboard.worker")
 
 EMAILS = Counter("taskboard_emails", "E-mail sends by outcome", ["outcome"])
+ACTOR_RUNS = Counter(
+    "taskboard_actor_runs", "Actor runs by actor and outcome", ["actor", "outcome"]
+)
+ACTOR_SECONDS = Histogram("taskboard_actor_seconds", "Actor run time", ["actor"])
+QUEUE_DEPTH = Gauge("taskboard_queue_depth", "Messages waiting in a Dramatiq queue", ["queue"])
 EMAIL_QUEUE = "email"
 WEBHOOK_QUEUE = "webhooks"
 
@@ -116,9 +122,14 @@ class Jobs:
             await asyncio.to_thread(self.deliver_webhooks.send, str(endpoint_id))
 
     async def _deliver_webhooks(self, endpoint_id: str) -> None:
-        await webhooks.deliver_endpoint(self.resources, self.http, uuid.UUID(endpoint_id))
+        async with _measured("deliver_webhooks"):
+            await webhooks.deliver_endpoint(self.resources, self.http, uuid.UUID(endpoint_id))
 
     async def _send_email(self, outbox_id: str) -> None:
+        async with _measured("send_email"):
+            await self._send_email_once(outbox_id)
+
+    async def _send_email_once(self, outbox_id: str) -> None:
         """Send one outbox row, with every other pending e-mail of its user as one digest
         (when TASKBOARD_EMAIL_DIGEST_SECONDS gathers them) and without those whose
         notification was read in the app meanwhile. Idempotent: a row already sent (a
@@ -260,13 +271,37 @@ async def enqueue_forgotten(jobs: Jobs) -> int:
 
 
 async def _sweep(jobs: Jobs, stop: asyncio.Event) -> None:
+    last_resend = 0.0
     while not stop.is_set():
         try:
-            if await enqueue_forgotten(jobs):
-                log.info("re-enqueued forgotten e-mails")
+            await sample_queues(jobs.resources)
+            if time.monotonic() - last_resend > 60:
+                last_resend = time.monotonic()
+                if await enqueue_forgotten(jobs):
+                    log.info("re-enqueued forgotten e-mails")
         except Exception:
             log.exception("e-mail sweep failed")
-        await pause(stop, 60)
+        await pause(stop, 5)
+
+
+@asynccontextmanager
+async def _measured(actor: str) -> AsyncIterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    except BaseException:
+        ACTOR_RUNS.labels(actor, "failed").inc()
+        raise
+    else:
+        ACTOR_RUNS.labels(actor, "done").inc()
+    finally:
+        ACTOR_SECONDS.labels(actor).observe(time.monotonic() - started)
+
+
+async def sample_queues(resources: Resources) -> None:
+    """Ready messages per queue (the list Dramatiq's Redis broker pops; what KEDA scales on)."""
+    for queue in (EMAIL_QUEUE, WEBHOOK_QUEUE):
+        QUEUE_DEPTH.labels(queue).set(await resources.redis.llen(f"dramatiq:{queue}"))
 
 
 def _retries() -> int:
@@ -290,6 +325,9 @@ async def running_jobs(_app: FastAPI, resources: Resources) -> AsyncIterator[Non
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(SharedLoop(asyncio.get_running_loop()))
     jobs = Jobs(resources, broker)
+    for actor in ("send_email", "deliver_webhooks"):  # listed at 0 from the start
+        for outcome in ("done", "failed"):
+            ACTOR_RUNS.labels(actor, outcome)
     worker = dramatiq.Worker(broker, worker_threads=settings.worker_threads)
     worker.start()
     _current = jobs

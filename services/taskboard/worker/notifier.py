@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,10 +32,21 @@ from taskboard.worker import jobs
 
 log = logging.getLogger("taskboard.notifier")
 GROUP = "notifier"
+SAMPLE_EVERY = 5.0  # seconds between samples of a shard's pending count and lag
 
 HANDLED = Counter("taskboard_notifier_events", "Stream entries the notifier handled")
 CREATED = Counter("taskboard_notifications_created", "Notifications created", ["kind"])
 FAILURES = Counter("taskboard_notifier_failures", "Stream entries whose handling failed")
+PENDING = Gauge(
+    "taskboard_notifier_pending",
+    "Stream entries delivered to a notifier and not yet acknowledged, per shard",
+    ["shard"],
+)
+BEHIND = Gauge(
+    "taskboard_notifier_lag_seconds",
+    "How old the newest entry a shard's notifiers have read is behind the stream's newest",
+    ["shard"],
+)
 
 
 async def ensure_group(redis: Redis, key: str) -> None:
@@ -113,6 +125,26 @@ async def _handle_all(
     await redis.xack(key, GROUP, *(entry_id for entry_id, _ in decoded))
 
 
+async def _sample(redis: Redis, key: str, shard: int) -> None:
+    """Pending entries, and the age gap between the group's last read and the stream's end
+    (entry ids are milliseconds): the notifier's lag, on Redis 6.2 as on 7."""
+    summary: Any = await redis.xpending(key, GROUP)
+    PENDING.labels(str(shard)).set(int(summary.get("pending", 0)) if summary else 0)
+    groups: Any = await redis.xinfo_groups(key)
+    info: Any = await redis.xinfo_stream(key)
+    last = next((g for g in groups if g.get("name") in (GROUP, GROUP.encode())), None)
+    newest = info.get("last-generated-id") or info.get("last_generated_id")
+    if last is None or not newest:
+        return
+    read = last.get("last-delivered-id") or b"0-0"
+
+    def ms(entry_id: Any) -> int:
+        text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return int(text.split("-", 1)[0])
+
+    BEHIND.labels(str(shard)).set(max(0, ms(newest) - ms(read)) / 1000)
+
+
 async def consume_shard(
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: Redis,
@@ -125,11 +157,15 @@ async def consume_shard(
 ) -> None:
     key = stream_key(shard)
     joined = False
+    sampled = 0.0
     while not stop.is_set():
         try:
             if not joined:
                 await ensure_group(redis, key)
                 joined = True
+            if time.monotonic() - sampled > SAMPLE_EVERY:
+                sampled = time.monotonic()
+                await _sample(redis, key, shard)
             claimed: Any = await redis.xautoclaim(
                 key, GROUP, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=batch
             )
