@@ -3,8 +3,9 @@ opens on it, and the lifespan that opens and closes it around a deployment's ser
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -100,6 +101,25 @@ class HasState(Protocol):
 
 Service = Callable[[Any, Resources], AbstractAsyncContextManager[Any]]
 Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
+
+
+def background(
+    name: str, run: Callable[[Resources, asyncio.Event], Coroutine[Any, Any, None]]
+) -> Service:
+    """A service that runs `run(resources, stop)` as a task from start-up to shutdown, when
+    `stop` is set and the task awaited (so it finishes what it is doing)."""
+
+    @asynccontextmanager
+    async def service(_app: Any, resources: Resources) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run(resources, stop), name=name)
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    return service
 
 
 def lifespan_for(

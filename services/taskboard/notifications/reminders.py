@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -187,11 +187,3 @@ async def claim_due(
         if created is not None:
             claimed.notifications.append(NotificationRead.model_validate(created))
     return claimed
-
-
-async def cancel_for_board(session: AsyncSession, board_id: uuid.UUID) -> None:
-    await session.execute(
-        update(Reminder)
-        .where(Reminder.board_id == board_id, Reminder.state == "scheduled")
-        .values(state="cancelled")
-    )

@@ -8,8 +8,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_client import Counter
@@ -22,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taskboard.core import streams as stream
 from taskboard.core.config import Settings
 from taskboard.core.lifecycle import pause
-from taskboard.core.runtime import Resources
+from taskboard.core.runtime import background
 from taskboard.core.streams import StreamEvent
 from taskboard.events import log as events
 from taskboard.routing.probe import probe_app
@@ -112,17 +110,9 @@ async def run(
         await pause(stop, settings.relay_interval_seconds)
 
 
-@asynccontextmanager
-async def running_relay(_app: FastAPI, resources: Resources) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        run(resources.sessionmaker, resources.redis, resources.settings, stop), name="relay"
-    )
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
+running_relay = background(
+    "relay", lambda res, stop: run(res.sessionmaker, res.redis, res.settings, stop)
+)
 
 
 def create_app(settings: Settings) -> FastAPI:

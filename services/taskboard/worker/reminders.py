@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 
 from taskboard.core.db import utcnow
 from taskboard.core.lifecycle import pause
-from taskboard.core.runtime import Resources
+from taskboard.core.runtime import Resources, background
 from taskboard.notifications import reminders, service
 from taskboard.worker import jobs
 from taskboard.worker.notifier import push
@@ -72,12 +69,4 @@ async def run(resources: Resources, stop: asyncio.Event) -> None:
             await pause(stop, interval)
 
 
-@asynccontextmanager
-async def running_reminders(_app: FastAPI, resources: Resources) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(resources, stop), name="reminders")
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
+running_reminders = background("reminders", run)

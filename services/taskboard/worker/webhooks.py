@@ -10,19 +10,16 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from fastapi import FastAPI
 from prometheus_client import Counter
 from sqlalchemy import select
 
 from taskboard.core.db import utcnow
 from taskboard.core.lifecycle import pause
-from taskboard.core.runtime import Resources
+from taskboard.core.runtime import Resources, background
 from taskboard.webhooks import signing, targets
 from taskboard.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from taskboard.webhooks.service import RETRY_SCHEDULE
@@ -181,12 +178,4 @@ async def _sweep(resources: Resources, stop: asyncio.Event) -> None:
         await pause(stop, resources.settings.webhook_poll_seconds)
 
 
-@asynccontextmanager
-async def running_webhook_sweeper(_app: FastAPI, resources: Resources) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(_sweep(resources, stop), name="webhook-sweeper")
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
+running_webhook_sweeper = background("webhook-sweeper", _sweep)
