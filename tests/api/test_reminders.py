@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskboard.core.db import create_sessionmaker
 from taskboard.core.runtime import Resources
-from taskboard.notifications import reminders
+from taskboard.core.streams import StreamEvent
+from taskboard.events import log as events_log
+from taskboard.notifications import reminders, service
 from taskboard.notifications.models import Reminder
 from tests.helpers import ApiClient, User
 
@@ -188,3 +190,34 @@ async def test_concurrent_claimers_send_each_reminder_once(
         ).all()
     assert sorted(set(states)) == ["cancelled", "sent"]
     assert states.count("sent") == 60
+
+
+async def test_a_reminder_due_when_planned_goes_out_with_the_change_that_caused_it(
+    api: ApiClient, resources: Resources
+) -> None:
+    """Assigned a task due in 30 minutes: the notifier's handling of that one event creates
+    the assignment and the due-soon reminder (the 1 h one; the 24 h one only says the same)
+    and both e-mails, in one transaction, so they leave as one digest; the claimer finds
+    nothing left to send."""
+    owner, ada = await api.user("owner"), await api.user("ada")
+    board = await api.board(owner)
+    await api.add_member(board["id"], owner, ada, "member")
+    due = datetime.now(UTC) + timedelta(minutes=30)
+    task = await api.task(board["id"], owner, assignee_ids=[ada.id], due_at=due.isoformat())
+    mail = service.MailOptions(public_url="http://tb.test", domain="tb.test", secret="s" * 32)
+    async with resources.sessionmaker() as session, session.begin():
+        logged = await events_log.list_between(
+            session, board_id=uuid.UUID(board["id"]), after=0, upto=1_000, limit=1_000
+        )
+        [created] = [row for row in logged if row.type == "task.created"]
+        handled = await service.handle(session, StreamEvent.from_row(created), mail=mail)
+        ours = [n for n in handled.notifications if str(n.user_id) == ada.id]
+        assert sorted((n.kind, n.task_id) for n in ours) == [
+            ("assigned", uuid.UUID(task["id"])),
+            ("due_soon", uuid.UUID(task["id"])),
+        ]
+        [reminded] = [n for n in ours if n.kind == "due_soon"]
+        assert reminded.data["late"] is False
+        assert len(handled.emails) == len(handled.notifications)
+        assert len(handled.reminded.lateness) == 1
+    assert await _claim(resources, datetime.now(UTC), ada) == []

@@ -7,6 +7,7 @@ worker crashes where. `now` is a parameter throughout, so tests choose the time.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,6 +106,10 @@ async def plan(session: AsyncSession, task_id: uuid.UUID, as_of: datetime) -> No
     )
 
 
+# The default for TASKBOARD_REMINDER_LATE_AFTER_SECONDS.
+LATE_AFTER = timedelta(minutes=1)
+
+
 @dataclass
 class Claimed:
     notifications: list[NotificationRead] = field(default_factory=list)
@@ -138,18 +143,19 @@ async def claim_due(
     now: datetime,
     *,
     limit: int = 100,
-    late_after: timedelta = timedelta(minutes=1),
+    late_after: timedelta = LATE_AFTER,
+    task_ids: Collection[uuid.UUID] | None = None,
 ) -> Claimed:
-    """Claim reminders due at `now` and send or cancel each, in the caller's transaction. One
-    sent more than `late_after` after it was due (no worker ran) is marked late."""
+    """Claim reminders due at `now` (of `task_ids` only, when given) and send or cancel each,
+    in the caller's transaction. One sent more than `late_after` after it was due (no worker
+    ran) is marked late."""
     claimed = Claimed()
+    due = select(Reminder).where(Reminder.state == "scheduled", Reminder.send_at <= now)
+    if task_ids is not None:
+        due = due.where(Reminder.task_id.in_(task_ids))
     rows = (
         await session.scalars(
-            select(Reminder)
-            .where(Reminder.state == "scheduled", Reminder.send_at <= now)
-            .order_by(Reminder.send_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            due.order_by(Reminder.send_at).limit(limit).with_for_update(skip_locked=True)
         )
     ).all()
     for row in rows:

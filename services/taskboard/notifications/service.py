@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -124,6 +124,8 @@ class Handled:
     # Whose reminders to re-plan, with the time of the task's latest change.
     tasks_changed: dict[uuid.UUID, datetime] = field(default_factory=dict)
     events: list[StreamEvent] = field(default_factory=list)  # handled now, in seq order
+    # Reminders that were due as soon as planned, sent in this transaction.
+    reminded: reminders.Claimed = field(default_factory=reminders.Claimed)
 
 
 # Changes that can call for new reminder rows. Every other change can only make rows moot
@@ -145,11 +147,20 @@ def _note_task(handled: Handled, event: StreamEvent) -> None:
 
 
 async def handle(
-    session: AsyncSession, event: StreamEvent, *, mail: MailOptions | None = None
+    session: AsyncSession,
+    event: StreamEvent,
+    *,
+    mail: MailOptions | None = None,
+    now: datetime | None = None,
+    late_after: timedelta = reminders.LATE_AFTER,
 ) -> Handled:
     """Handle `event` and any earlier event of its board the notifier has not seen, in seq
     order, in the caller's transaction. The board's progress row is locked meanwhile, so
-    workers handling one board take turns; what was handled already is skipped."""
+    workers handling one board take turns; what was handled already is skipped.
+
+    Reminders due as soon as they are planned (a task due within a reminder's offset) are
+    sent here rather than at the claimer's next pass: at once, and in the same transaction
+    (and so the same e-mail digest) as the notifications the change caused."""
     await session.execute(
         insert(NotifiedUpTo)
         .values(board_id=event.board_id, seq=event.seq - 1)
@@ -182,6 +193,14 @@ async def handle(
     )
     for task_id, as_of in sorted(handled.tasks_changed.items()):
         await reminders.plan(session, task_id, as_of)
+    if handled.tasks_changed:
+        handled.reminded = await reminders.claim_due(
+            session,
+            now or utcnow(),
+            late_after=late_after,
+            task_ids=handled.tasks_changed.keys(),
+        )
+        handled.notifications += handled.reminded.notifications
     if mail is not None and handled.notifications:
         handled.emails = await write_emails(session, handled.notifications, mail)
     return handled

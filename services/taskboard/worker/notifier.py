@@ -13,29 +13,29 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskboard.core.lifecycle import pause
 from taskboard.core.runtime import Resources
 from taskboard.core.streams import StreamEvent, stream_key
 from taskboard.notifications import service
-from taskboard.notifications.push import CHANNEL, encode
+from taskboard.notifications.reminders import Claimed
 from taskboard.notifications.schemas import NotificationRead
 from taskboard.webhooks import service as webhooks
-from taskboard.worker import jobs
+from taskboard.worker import jobs, reminders
+from taskboard.worker.announce import push
 
 log = logging.getLogger("taskboard.notifier")
 GROUP = "notifier"
 SAMPLE_EVERY = 5.0  # seconds between samples of a shard's pending count and lag
 
 HANDLED = Counter("taskboard_notifier_events", "Stream entries the notifier handled")
-CREATED = Counter("taskboard_notifications_created", "Notifications created", ["kind"])
 FAILURES = Counter("taskboard_notifier_failures", "Stream entries whose handling failed")
 PENDING = Gauge(
     "taskboard_notifier_pending",
@@ -58,45 +58,39 @@ async def ensure_group(redis: Redis, key: str) -> None:
             raise
 
 
-async def push(redis: Redis, created: list[NotificationRead]) -> None:
-    for notification in created:
-        CREATED.labels(notification.kind).inc()
-        # Live push is best effort: the list API is the truth a client reloads from.
-        await redis.publish(CHANNEL, encode(notification))
-
-
-async def handle_events(
-    sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, events: list[StreamEvent]
-) -> None:
+async def handle_events(resources: Resources, events: list[StreamEvent]) -> None:
     """Handle `events` in one transaction (one commit for a whole stream batch), then push
     what they created and queue its sends."""
     queue = jobs.current()
     mail = queue.mail_options() if queue is not None else None
+    late_after = timedelta(seconds=resources.settings.reminder_late_after_seconds)
     endpoints: set[uuid.UUID] = set()
     created: list[NotificationRead] = []
     emails: list[uuid.UUID] = []
-    async with sessionmaker() as session, session.begin():
+    reminded: list[Claimed] = []
+    async with resources.sessionmaker() as session, session.begin():
         # Boards in one order everywhere: two workers' batches lock their progress rows in
         # the same order, so they wait for each other instead of deadlocking.
         for event in sorted(events, key=lambda e: (str(e.board_id), e.seq)):
-            handled = await service.handle(session, event, mail=mail)
+            handled = await service.handle(session, event, mail=mail, late_after=late_after)
             created += handled.notifications
             emails += handled.emails
+            reminded.append(handled.reminded)
             for each in handled.events:
                 endpoints |= await webhooks.record_deliveries(session, each)
     HANDLED.inc(len(events))
-    await push(redis, created)
+    for claimed in reminded:
+        reminders.observe(claimed)
+    await push(resources.redis, created)
     if queue is not None:
         await queue.enqueue_emails(emails)
         await queue.enqueue_webhooks(endpoints)
 
 
 async def _handle_all(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    redis: Redis,
-    key: str,
-    entries: list[tuple[bytes, dict[bytes, bytes]]],
+    resources: Resources, key: str, entries: list[tuple[bytes, dict[bytes, bytes]]]
 ) -> None:
+    redis = resources.redis
     decoded: list[tuple[bytes, StreamEvent]] = []
     for entry_id, fields in entries:
         try:
@@ -107,12 +101,12 @@ async def _handle_all(
     if not decoded:
         return
     try:
-        await handle_events(sessionmaker, redis, [event for _, event in decoded])
+        await handle_events(resources, [event for _, event in decoded])
     except Exception:
         # One bad entry must not hold the batch back: again, one at a time.
         for entry_id, event in decoded:
             try:
-                await handle_events(sessionmaker, redis, [event])
+                await handle_events(resources, [event])
             except Exception:
                 # Left pending: retried by whichever worker claims it after the idle time.
                 FAILURES.inc()
@@ -146,15 +140,10 @@ async def _sample(redis: Redis, key: str, shard: int) -> None:
 
 
 async def consume_shard(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    redis: Redis,
-    *,
-    shard: int,
-    consumer: str,
-    claim_idle_ms: int,
-    stop: asyncio.Event,
-    batch: int = 100,
+    resources: Resources, *, shard: int, stop: asyncio.Event, batch: int = 100
 ) -> None:
+    redis, consumer = resources.redis, resources.settings.pod_name
+    claim_idle_ms = int(resources.settings.notifier_claim_idle_seconds * 1000)
     key = stream_key(shard)
     joined = False
     sampled = 0.0
@@ -170,12 +159,12 @@ async def consume_shard(
                 key, GROUP, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=batch
             )
             if claimed and claimed[1]:
-                await _handle_all(sessionmaker, redis, key, claimed[1])
+                await _handle_all(resources, key, claimed[1])
             response: Any = await redis.xreadgroup(
                 GROUP, consumer, {key: ">"}, count=batch, block=1000
             )
             for _stream, entries in response or []:
-                await _handle_all(sessionmaker, redis, key, entries)
+                await _handle_all(resources, key, entries)
         except (RedisError, OSError) as exc:
             joined = False
             log.warning("notifier lost Redis", extra={"error": repr(exc), "shard": shard})
@@ -184,21 +173,12 @@ async def consume_shard(
 
 @asynccontextmanager
 async def running_notifier(_app: FastAPI, resources: Resources) -> AsyncIterator[None]:
-    settings = resources.settings
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(
-            consume_shard(
-                resources.sessionmaker,
-                resources.redis,
-                shard=shard,
-                consumer=settings.pod_name,
-                claim_idle_ms=int(settings.notifier_claim_idle_seconds * 1000),
-                stop=stop,
-            ),
-            name=f"notifier-{shard}",
+            consume_shard(resources, shard=shard, stop=stop), name=f"notifier-{shard}"
         )
-        for shard in range(settings.stream_shards)
+        for shard in range(resources.settings.stream_shards)
     ]
     try:
         yield

@@ -16,7 +16,7 @@ from taskboard.core.lifecycle import pause
 from taskboard.core.runtime import Resources, background
 from taskboard.notifications import reminders, service
 from taskboard.worker import jobs
-from taskboard.worker.notifier import push
+from taskboard.worker.announce import push
 
 log = logging.getLogger("taskboard.reminders")
 
@@ -46,15 +46,19 @@ async def claim_once(resources: Resources) -> int:
             if mail is not None and claimed.notifications
             else []
         )
+    observe(claimed)
+    await push(resources.redis, claimed.notifications)
+    if queue is not None:
+        await queue.enqueue_emails(emails)
+    return len(claimed.notifications) + claimed.cancelled
+
+
+def observe(claimed: reminders.Claimed) -> None:
     for notification in claimed.notifications:
         SENT.labels("late" if notification.data.get("late") else "sent").inc()
     for seconds in claimed.lateness:
         LATENESS.observe(seconds)
     SENT.labels("cancelled").inc(claimed.cancelled)
-    await push(resources.redis, claimed.notifications)
-    if queue is not None:
-        await queue.enqueue_emails(emails)
-    return len(claimed.notifications) + claimed.cancelled
 
 
 async def run(resources: Resources, stop: asyncio.Event) -> None:
