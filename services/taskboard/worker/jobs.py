@@ -23,7 +23,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage, Middleware
 from fastapi import FastAPI
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from taskboard.core.config import Settings
 from taskboard.core.db import utcnow
@@ -140,6 +140,20 @@ class Jobs:
             return
         retries = _retries()
         async with self.resources.sessionmaker() as session, session.begin():
+            user_id = await session.scalar(
+                select(EmailOutbox.user_id).where(
+                    EmailOutbox.id == uuid.UUID(outbox_id), EmailOutbox.state == "pending"
+                )
+            )
+            if user_id is None:
+                return
+            # One sender per recipient at a time: two messages run at once (rows written in
+            # one transaction, due together) would otherwise each lock its own row, skip the
+            # other's, and send two e-mails where the digest promises one. The second waits
+            # here, then finds its row sent with the first.
+            await session.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended(str(user_id), 0)))
+            )
             row = await session.scalar(
                 select(EmailOutbox)
                 .where(EmailOutbox.id == uuid.UUID(outbox_id), EmailOutbox.state == "pending")
