@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count()
@@ -76,3 +81,21 @@ class ApiClient:
         assert response.status_code == 201, response.text
         created: dict[str, Any] = response.json()
         return created
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    *,
+    timeout: float = 30,
+    every: float = 0.1,
+) -> T:
+    """The first value of `probe()` that `done` accepts, or the last one when `timeout` runs
+    out (the caller's assertion then shows what was missing). For what the system does
+    asynchronously by design: workers, streams, retries."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(every)

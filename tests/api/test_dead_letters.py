@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -10,6 +11,7 @@ from taskboard.core.db import utcnow
 from taskboard.core.runtime import Resources
 from taskboard.notifications.models import EmailOutbox, Notification
 from taskboard.users.models import User as UserRow
+from taskboard.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.api.problems import assert_problem
 from tests.helpers import ApiClient
 
@@ -74,6 +76,93 @@ async def test_a_site_admin_lists_and_replays_dead_letters(
     assert (await api.request("GET", URL, headers=admin.headers)).json()["items"] == []
     again = await api.request("POST", f"{URL}/{letter}/replay", headers=admin.headers)
     assert_problem(again, 404)
+
+
+async def _dead_delivery(resources: Resources, user_id: str, board_id: str) -> uuid.UUID:
+    """An endpoint whose delivery of seq 7 ran out of retries, its last attempt logged."""
+    async with resources.sessionmaker() as session, session.begin():
+        endpoint = WebhookEndpoint(
+            id=uuid.uuid4(),
+            board_id=uuid.UUID(board_id),
+            url="https://hooks.example.com/in",
+            description="",
+            events=[],
+            secret="whsec_" + "A" * 32,
+            enabled=True,
+            created_by=uuid.UUID(user_id),
+        )
+        session.add(endpoint)
+        await session.flush()
+        delivery = WebhookDelivery(
+            id=uuid.uuid4(),
+            endpoint_id=endpoint.id,
+            board_id=uuid.UUID(board_id),
+            seq=7,
+            type="task.created",
+            payload={},
+            state="dead",
+            attempts=8,
+            last_status=503,
+            last_error=None,
+            created_at=utcnow() - timedelta(days=2),
+        )
+        session.add(delivery)
+        await session.flush()
+        session.add(
+            WebhookAttempt(
+                id=uuid.uuid4(), delivery_id=delivery.id, at=LAST_TRY, status_code=503, latency_ms=3
+            )
+        )
+    return delivery.id
+
+
+LAST_TRY = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+async def test_webhook_deliveries_out_of_retries_are_dead_letters_too(
+    api: ApiClient, resources: Resources
+) -> None:
+    admin, ada = await api.user("admin"), await api.user("ada")
+    board = await api.board(ada)
+    async with resources.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(UserRow).where(UserRow.id == uuid.UUID(admin.id)).values(site_role="admin")
+        )
+    admin = await api.login(admin)
+    delivery = await _dead_delivery(resources, ada.id, board["id"])
+    email = await _dead_email(resources, ada.id, board["id"])
+
+    listed = await api.request("GET", URL, headers=admin.headers)
+    assert listed.status_code == 200, listed.text
+    # Newest first across both kinds: the e-mail died now, the delivery two days ago.
+    assert [(i["id"], i["kind"]) for i in listed.json()["items"]] == [
+        (str(email), "email"),
+        (str(delivery), "webhook"),
+    ]
+    item = listed.json()["items"][1]
+    assert (item["to"], item["subject"], item["attempts"]) == (
+        "https://hooks.example.com/in",
+        "task.created #7",
+        8,
+    )
+    assert datetime.fromisoformat(item["last_attempt_at"]) == LAST_TRY
+    paged = await api.request("GET", URL, params={"limit": 1}, headers=admin.headers)
+    [first] = paged.json()["items"]
+    rest = await api.request(
+        "GET", URL, params={"cursor": paged.json()["next_cursor"]}, headers=admin.headers
+    )
+    assert [first["id"]] + [i["id"] for i in rest.json()["items"]] == [str(email), str(delivery)]
+
+    replayed = await api.request("POST", f"{URL}/{delivery}/replay", headers=admin.headers)
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["kind"] == "webhook"
+    async with resources.sessionmaker() as session:
+        row = await session.get(WebhookDelivery, delivery)
+    assert row is not None
+    assert (row.state, row.attempts) == ("pending", 0)
+    assert row.next_attempt_at <= utcnow()
+    listed = await api.request("GET", URL, headers=admin.headers)
+    assert [i["id"] for i in listed.json()["items"]] == [str(email)]
 
 
 async def test_dead_letters_are_for_site_admins_only(api: ApiClient, resources: Resources) -> None:

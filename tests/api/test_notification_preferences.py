@@ -22,6 +22,7 @@ KINDS = [
     "status_changed",
     "due_soon",
     "overdue",
+    "webhook_disabled",
 ]
 
 

@@ -5,13 +5,13 @@ socket on a realtime pod gets it without subscribing to anything."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from tests.helpers import eventually
 from tests.realtime.cluster import Account, WsClient, account
 from tests.realtime.conftest import Cluster
 
@@ -51,12 +51,11 @@ async def _wait_for_notifications(
     http: httpx.AsyncClient, cluster: Cluster, user: Account, count: int, timeout: float = 30
 ) -> list[dict[str, Any]]:
     """Until `user` has `count` notifications (the worker is asynchronous by design)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        items = await _notifications(http, cluster, user)
-        if len(items) >= count or time.monotonic() > deadline:
-            return items
-        await asyncio.sleep(0.1)
+    return await eventually(
+        lambda: _notifications(http, cluster, user),
+        lambda items: len(items) >= count,
+        timeout=timeout,
+    )
 
 
 async def test_assigning_notifies_the_assignee_in_the_app_and_on_the_socket(
@@ -199,12 +198,11 @@ async def _wait_for_mail(
     cluster: Cluster, address: str, count: int, timeout: float = 30
 ) -> list[Any]:
     """Until `address` has `count` messages (or the timeout; the caller asserts)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = cluster.smtp.inbox.to(address)
-        if len(messages) >= count or time.monotonic() > deadline:
-            return messages
-        await asyncio.sleep(0.1)
+
+    async def inbox() -> list[Any]:
+        return cluster.smtp.inbox.to(address)
+
+    return await eventually(inbox, lambda messages: len(messages) >= count, timeout=timeout)
 
 
 async def test_a_notification_is_emailed_once_through_a_real_smtp_server(
@@ -330,12 +328,13 @@ async def test_a_notification_read_in_the_app_first_is_not_emailed(cluster: Clus
 async def test_the_worker_exposes_its_queues_lag_and_actors(cluster: Cluster) -> None:
     """After the e-mails above: the figures an SRE scales and alerts on."""
     async with httpx.AsyncClient(timeout=30) as http:
-        deadline = time.monotonic() + 30
-        while True:
-            text = (await http.get(f"{cluster.worker1.http}/metrics")).text
-            if 'taskboard_queue_depth{queue="email"}' in text or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
+
+        async def metrics() -> str:
+            return (await http.get(f"{cluster.worker1.http}/metrics")).text
+
+        text = await eventually(
+            metrics, lambda text: 'taskboard_queue_depth{queue="email"}' in text, every=0.5
+        )
     for name in (
         'taskboard_queue_depth{queue="email"}',
         'taskboard_queue_depth{queue="webhooks"}',

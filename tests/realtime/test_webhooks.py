@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.fixtures.receiver import Received, Receiver
+from tests.helpers import eventually
 from tests.realtime.cluster import Account, account
 from tests.realtime.conftest import Cluster
 
@@ -29,13 +29,11 @@ def receiver() -> Iterator[Receiver]:
 
 
 async def _until(receiver: Receiver, count: int, timeout: float = 60) -> list[Received]:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def received() -> list[Received]:
         with receiver.lock:
-            got = list(receiver.requests)
-        if len(got) >= count or time.monotonic() > deadline:
-            return got
-        await asyncio.sleep(0.1)
+            return list(receiver.requests)
+
+    return await eventually(received, lambda got: len(got) >= count, timeout=timeout)
 
 
 async def _hook(
@@ -127,3 +125,48 @@ async def test_a_redirect_is_not_followed(cluster: Cluster, receiver: Receiver) 
         [delivery] = deliveries.json()["items"]
         assert (delivery["state"], delivery["last_status"]) == ("pending", 302)
         assert only.path == "/hooks"
+
+
+async def test_a_gone_receiver_disables_the_endpoint_and_its_admin_is_told(
+    cluster: Cluster, receiver: Receiver
+) -> None:
+    receiver.script = [410]
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner = await account(http, cluster.api1, "Owner")
+        board = await http.post(
+            f"{cluster.api1.http}{API}/boards", json={"name": "Gone"}, headers=owner.headers
+        )
+        board_id = board.json()["id"]
+        hook = await _hook(http, cluster, owner, board_id, receiver.url)
+        made = await http.post(
+            f"{cluster.api1.http}{API}/boards/{board_id}/tasks",
+            json={"title": "x"},
+            headers=owner.headers,
+        )
+        assert made.status_code == 201, made.text
+
+        async def told() -> list[dict[str, Any]]:
+            listed = await http.get(
+                f"{cluster.api2.http}{API}/notifications", headers=owner.headers
+            )
+            return [n for n in listed.json()["items"] if n["kind"] == "webhook_disabled"]
+
+        [notice] = await eventually(told, bool)
+        assert notice["board_id"] == board_id
+        assert notice["data"]["webhook_id"] == hook["id"]
+        assert notice["data"]["excerpt"] == "the receiver answered 410 Gone"
+        listed = await http.get(
+            f"{cluster.api1.http}{API}/boards/{board_id}/webhooks", headers=owner.headers
+        )
+        [endpoint] = listed.json()["items"]
+        assert (endpoint["enabled"], endpoint["disabled_reason"]) == (
+            False,
+            "the receiver answered 410 Gone",
+        )
+
+        async def inbox() -> list[Any]:
+            return cluster.smtp.inbox.to(owner.email)
+
+        [message] = await eventually(inbox, bool)
+        assert message["Subject"] == f"Webhook disabled: {receiver.url}"
+        assert len(receiver.requests) == 1

@@ -4,13 +4,13 @@ and reminders that fall due while no worker runs go out, late, when one starts."
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 
+from tests.helpers import eventually
 from tests.realtime.cluster import Account, account
 from tests.worker.conftest import Deployment
 
@@ -67,12 +67,15 @@ async def _tasks(
 async def _mail(
     deployment: Deployment, address: str, count: int, timeout: float
 ) -> list[EmailMessage]:
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = deployment.smtp.inbox.to(address)
-        if len({m["Message-ID"] for m in messages}) >= count or time.monotonic() > deadline:
-            return messages
-        await asyncio.sleep(0.2)
+    async def inbox() -> list[EmailMessage]:
+        return deployment.smtp.inbox.to(address)
+
+    return await eventually(
+        inbox,
+        lambda messages: len({m["Message-ID"] for m in messages}) >= count,
+        timeout=timeout,
+        every=0.2,
+    )
 
 
 async def _overdue(

@@ -27,6 +27,7 @@ from taskboard.comments.routes import router as comments_router
 from taskboard.core.config import Settings
 from taskboard.core.runtime import Resources, Service, lifespan_for
 from taskboard.core.telemetry import configure_tracing
+from taskboard.deadletters.routes import router as dead_letters_router
 from taskboard.events.routes import router as events_router
 from taskboard.labels.routes import router as labels_router
 from taskboard.notifications.routes import public_router as unsubscribe_router
@@ -66,6 +67,7 @@ def api_router() -> APIRouter:
         notifications_router,
         unsubscribe_router,
         webhooks_router,
+        dead_letters_router,
     ):
         router.include_router(domain)
     return router

@@ -22,6 +22,7 @@ SUBJECTS = {
     "mention": "{actor} mentioned you on {title}",
     "due_soon": "Due {due}: {title}",
     "overdue": "Overdue since {due}: {title}",
+    "webhook_disabled": "Webhook disabled: {url}",
 }
 
 _TEXT = """{{ subject }}
@@ -83,6 +84,7 @@ def outbox_row(
         from_status=data.get("from_status") or "",
         status=data.get("status") or "",
         due=_local(data.get("due_at"), recipient.time_zone),
+        url=data.get("url") or "",
     )
     link = f"{public_url}/boards/{notification.board_id}"
     if notification.task_id is not None:

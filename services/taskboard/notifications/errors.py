@@ -11,8 +11,3 @@ class NotificationNotFound(NotFound):
 class InvalidUnsubscribeLink(NotFound):
     type = "invalid-unsubscribe-link"
     title = "This unsubscribe link is not valid"
-
-
-class DeadLetterNotFound(NotFound):
-    type = "dead-letter-not-found"
-    title = "No such dead letter"

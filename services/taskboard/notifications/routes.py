@@ -7,8 +7,7 @@ from fastapi import APIRouter, Query, status
 
 from taskboard.auth.deps import CurrentUser
 from taskboard.idempotency.deps import authenticated_router
-from taskboard.notifications import deadletters, preferences, service, unsubscribe
-from taskboard.notifications.deadletters import DeadLetter, DeadLetterPage
+from taskboard.notifications import preferences, service, unsubscribe
 from taskboard.notifications.errors import InvalidUnsubscribeLink
 from taskboard.notifications.schemas import (
     NotificationPage,
@@ -77,16 +76,3 @@ async def unsubscribe_from_emails(
     if user_id is None:
         raise InvalidUnsubscribeLink()
     await preferences.stop_email(uow.session, user_id)
-
-
-@router.get("/admin/dead-letters")
-async def list_dead_letters(uow: UoW, principal: CurrentUser, page: Paging) -> DeadLetterPage:
-    """Sends that failed for good (site admins): newest first."""
-    items, next_cursor = await deadletters.list_dead(uow, principal, page)
-    return DeadLetterPage(items=items, next_cursor=next_cursor)
-
-
-@router.post("/admin/dead-letters/{letter_id}/replay")
-async def replay_dead_letter(letter_id: uuid.UUID, uow: UoW, principal: CurrentUser) -> DeadLetter:
-    """Send it again, with fresh retries (a worker picks it up within a minute)."""
-    return await deadletters.replay(uow, principal, letter_id)

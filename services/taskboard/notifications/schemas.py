@@ -17,6 +17,7 @@ Kind = Literal[
     "status_changed",
     "due_soon",
     "overdue",
+    "webhook_disabled",
 ]
 
 

@@ -247,6 +247,60 @@ async def write_emails(
     return [row.id for row in rows]
 
 
+async def notify_webhook_disabled(
+    session: AsyncSession,
+    *,
+    board_id: uuid.UUID,
+    webhook_id: uuid.UUID,
+    url: str,
+    reason: str,
+    created_by: uuid.UUID | None,
+    at: datetime,
+) -> list[NotificationRead]:
+    """Tell whoever looks after a webhook that it was disabled: the admin who made it, while
+    they still administer the board; otherwise every admin and owner of the board."""
+    admins = set(
+        (
+            await session.scalars(
+                select(Membership.user_id).where(
+                    Membership.board_id == board_id, Membership.role.in_(("admin", "owner"))
+                )
+            )
+        ).all()
+    )
+    recipients = {created_by} if created_by in admins else admins
+    chosen = await preferences.load(session, recipients)
+    kind = "webhook_disabled"
+    wanted = [u for u in recipients if kind in chosen[u].in_app or kind in chosen[u].email]
+    if not wanted:
+        return []
+    created = (
+        await session.scalars(
+            insert(Notification)
+            .values(
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "user_id": user,
+                        "board_id": board_id,
+                        "task_id": None,
+                        "kind": kind,
+                        "cause": f"webhook:{webhook_id}:{at.isoformat()}",
+                        "actor_id": None,
+                        "data": {"webhook_id": str(webhook_id), "url": url, "excerpt": reason},
+                        "created_at": at,
+                        "read_at": None if kind in chosen[user].in_app else at,
+                    }
+                    for user in sorted(wanted, key=str)
+                ]
+            )
+            .on_conflict_do_nothing(constraint="uq_notifications_user_id_cause")
+            .returning(Notification)
+        )
+    ).all()
+    return [NotificationRead.model_validate(row) for row in created]
+
+
 async def list_for_user(
     uow: UnitOfWork, principal: Principal, page: PageRequest, *, unread: bool
 ) -> tuple[list[NotificationRead], str | None]:

@@ -10,20 +10,25 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from prometheus_client import Counter
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.core.db import utcnow
 from taskboard.core.lifecycle import pause
 from taskboard.core.runtime import Resources, background
+from taskboard.notifications import service as notifications
+from taskboard.notifications.schemas import NotificationRead
 from taskboard.webhooks import signing, targets
 from taskboard.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from taskboard.webhooks.service import RETRY_SCHEDULE
 from taskboard.worker import jobs
+from taskboard.worker.announce import push
 
 log = logging.getLogger("taskboard.webhooks")
 
@@ -64,11 +69,95 @@ async def _post(
     )
 
 
+@dataclass
+class _Outcome:
+    go_on: bool  # deliver the endpoint's next one now
+    disabled: bool = False  # this attempt disabled the endpoint
+
+
+async def _attempt(
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    client: httpx.AsyncClient,
+    *,
+    allow_private: bool,
+) -> _Outcome:
+    """Try the endpoint's oldest pending delivery if it is due, and record how it went."""
+    delivery = await session.scalar(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.state == "pending")
+        .order_by(WebhookDelivery.seq)
+        .limit(1)
+    )
+    now = utcnow()
+    if delivery is None or delivery.next_attempt_at > now:
+        return _Outcome(go_on=False)
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    stamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "taskboard-webhooks/1",
+        "webhook-id": str(delivery.id),
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": signing.sign(endpoint.secret, str(delivery.id), stamp, body),
+    }
+    started = time.monotonic()
+    response: httpx.Response | None = None
+    error: str | None = None
+    try:
+        response = await _post(client, endpoint.url, body, headers, allow_private=allow_private)
+    except targets.TargetRefused as exc:
+        error = f"target refused: {exc}"
+    except httpx.HTTPError as exc:
+        error = repr(exc)
+    latency = int((time.monotonic() - started) * 1000)
+    session.add(
+        WebhookAttempt(
+            id=uuid.uuid4(),
+            delivery_id=delivery.id,
+            at=now,
+            status_code=response.status_code if response is not None else None,
+            latency_ms=latency,
+            error=error,
+            response_excerpt=response.text[:EXCERPT] if response is not None else None,
+        )
+    )
+    delivery.attempts += 1
+    delivery.last_status = response.status_code if response is not None else None
+    delivery.last_error = error
+    if response is not None and 200 <= response.status_code < 300:
+        delivery.state, delivery.delivered_at = "delivered", now
+        endpoint.failing_since = None
+        OUTCOMES.labels("delivered").inc()
+        return _Outcome(go_on=True)
+    if response is not None and response.status_code == 410:
+        endpoint.enabled, endpoint.disabled_reason = False, "the receiver answered 410 Gone"
+        OUTCOMES.labels("gone").inc()
+        return _Outcome(go_on=False, disabled=True)
+    endpoint.failing_since = endpoint.failing_since or now
+    disabled = now - endpoint.failing_since > DISABLE_AFTER
+    if disabled:
+        endpoint.enabled = False
+        endpoint.disabled_reason = f"failing since {endpoint.failing_since.isoformat()}"
+    if delivery.attempts > len(RETRY_SCHEDULE):
+        delivery.state = "dead"
+        OUTCOMES.labels("dead").inc()
+        return _Outcome(go_on=not disabled, disabled=disabled)  # the next ones go on
+    wait = RETRY_SCHEDULE[delivery.attempts - 1]
+    delivery.next_attempt_at = now + max(wait, _retry_after(response) or wait)
+    OUTCOMES.labels("retry").inc()
+    return _Outcome(go_on=False, disabled=disabled)
+
+
 async def deliver_next(
     resources: Resources, client: httpx.AsyncClient, endpoint_id: uuid.UUID
 ) -> bool:
-    """Try the endpoint's oldest pending delivery if it is due; True to go on with the next."""
-    settings = resources.settings
+    """Try the endpoint's oldest pending delivery if it is due; True to go on with the next.
+    An attempt that disables the endpoint tells its admins (in the app, and by e-mail)."""
+    queue = jobs.current()
+    mail = queue.mail_options() if queue is not None else None
+    told: list[NotificationRead] = []
+    emails: list[uuid.UUID] = []
     async with resources.sessionmaker() as session, session.begin():
         endpoint = await session.scalar(
             select(WebhookEndpoint)
@@ -77,75 +166,28 @@ async def deliver_next(
         )
         if endpoint is None or not endpoint.enabled:
             return False
-        delivery = await session.scalar(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.state == "pending")
-            .order_by(WebhookDelivery.seq)
-            .limit(1)
+        outcome = await _attempt(
+            session,
+            endpoint,
+            client,
+            allow_private=resources.settings.webhook_allow_private_targets,
         )
-        now = utcnow()
-        if delivery is None or delivery.next_attempt_at > now:
-            return False
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        stamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "user-agent": "taskboard-webhooks/1",
-            "webhook-id": str(delivery.id),
-            "webhook-timestamp": str(stamp),
-            "webhook-signature": signing.sign(endpoint.secret, str(delivery.id), stamp, body),
-        }
-        started = time.monotonic()
-        response: httpx.Response | None = None
-        error: str | None = None
-        try:
-            response = await _post(
-                client,
-                endpoint.url,
-                body,
-                headers,
-                allow_private=settings.webhook_allow_private_targets,
+        if outcome.disabled:
+            told = await notifications.notify_webhook_disabled(
+                session,
+                board_id=endpoint.board_id,
+                webhook_id=endpoint.id,
+                url=endpoint.url,
+                reason=endpoint.disabled_reason or "",
+                created_by=endpoint.created_by,
+                at=utcnow(),
             )
-        except targets.TargetRefused as exc:
-            error = f"target refused: {exc}"
-        except httpx.HTTPError as exc:
-            error = repr(exc)
-        latency = int((time.monotonic() - started) * 1000)
-        session.add(
-            WebhookAttempt(
-                id=uuid.uuid4(),
-                delivery_id=delivery.id,
-                at=now,
-                status_code=response.status_code if response is not None else None,
-                latency_ms=latency,
-                error=error,
-                response_excerpt=response.text[:EXCERPT] if response is not None else None,
-            )
-        )
-        delivery.attempts += 1
-        delivery.last_status = response.status_code if response is not None else None
-        delivery.last_error = error
-        if response is not None and 200 <= response.status_code < 300:
-            delivery.state, delivery.delivered_at = "delivered", now
-            endpoint.failing_since = None
-            OUTCOMES.labels("delivered").inc()
-            return True
-        if response is not None and response.status_code == 410:
-            endpoint.enabled, endpoint.disabled_reason = False, "the receiver answered 410 Gone"
-            OUTCOMES.labels("gone").inc()
-            return False
-        endpoint.failing_since = endpoint.failing_since or now
-        if now - endpoint.failing_since > DISABLE_AFTER:
-            endpoint.enabled = False
-            endpoint.disabled_reason = f"failing since {endpoint.failing_since.isoformat()}"
-        if delivery.attempts > len(RETRY_SCHEDULE):
-            delivery.state = "dead"
-            OUTCOMES.labels("dead").inc()
-            return True  # the next ones go on
-        wait = RETRY_SCHEDULE[delivery.attempts - 1]
-        delivery.next_attempt_at = now + max(wait, _retry_after(response) or wait)
-        OUTCOMES.labels("retry").inc()
-        return False
+            if mail is not None and told:
+                emails = await notifications.write_emails(session, told, mail)
+    await push(resources.redis, told)
+    if queue is not None and emails:
+        await queue.enqueue_emails(emails)
+    return outcome.go_on
 
 
 async def deliver_endpoint(
