@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -81,13 +82,41 @@ def app_factory() -> object:
     return create_app(settings)
 
 
-def cmd_api(args: argparse.Namespace) -> None:
-    from gunicorn.app.base import BaseApplication
+def worker_app_factory() -> object:
+    """What each process of a multi-process worker pod serves (see cmd_worker)."""
+    from taskboard.worker.app import create_app
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    _gunicorn(
+        args,
+        settings,
+        factory=app_factory,
+        workers=settings.web_concurrency,
+        graceful_timeout=settings.graceful_timeout_seconds,
+    )
+
+
+def _gunicorn(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    factory: Callable[[], object],
+    workers: int,
+    graceful_timeout: int,
+) -> None:
+    """A gunicorn master with `workers` uvicorn processes, each serving `factory()`'s app
+    (with its lifespan: the worker deployment's parts run in every process)."""
+    from gunicorn.app.base import BaseApplication
+
     own_metrics_dir = None
-    if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its metrics here; /metrics merges them. Ours: removed at exit.
         own_metrics_dir = tempfile.mkdtemp(prefix="taskboard-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
@@ -96,12 +125,12 @@ def cmd_api(args: argparse.Namespace) -> None:
     # so PROMETHEUS_MULTIPROC_DIR must be set before (above).
     from taskboard.core.telemetry import serve_metrics
 
-    class Api(BaseApplication):  # type: ignore[misc]
+    class Master(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host or settings.host}:{args.port or settings.port}")
-            self.cfg.set("workers", settings.web_concurrency)
+            self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "taskboard.api.worker.ApiWorker")
-            self.cfg.set("graceful_timeout", settings.graceful_timeout_seconds)
+            self.cfg.set("graceful_timeout", graceful_timeout)
             self.cfg.set("timeout", 60)
             self.cfg.set("keepalive", 75)
             self.cfg.set("accesslog", None)
@@ -112,10 +141,10 @@ def cmd_api(args: argparse.Namespace) -> None:
             self.cfg.set("logconfig_dict", gunicorn_json_logs(settings.log_level))
 
         def load(self) -> object:
-            return app_factory()
+            return factory()
 
     try:
-        Api().run()
+        Master().run()
     finally:
         if own_metrics_dir is not None:
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
@@ -280,9 +309,24 @@ def cmd_relay(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from taskboard.worker.app import create_app
+    """One process, or with TASKBOARD_WORKER_PROCESSES > 1 a gunicorn master and that many
+    processes, each running the relay, the notifier, the claimer and Dramatiq's threads (the
+    consumer group, row locks and SKIP LOCKED share the work as between pods)."""
+    settings = load_settings()
+    if settings.worker_processes == 1:
+        from taskboard.worker.app import create_app
 
-    _serve_deployment(args, create_app)
+        _serve_deployment(args, create_app)
+        return
+    configure_logging(settings.log_level)
+    _gunicorn(
+        args,
+        settings,
+        factory=worker_app_factory,
+        workers=settings.worker_processes,
+        # Dramatiq's own stop, then the app's other parts: a few seconds more.
+        graceful_timeout=math.ceil(settings.worker_shutdown_timeout_seconds) + 5,
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> None:

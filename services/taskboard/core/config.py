@@ -117,6 +117,9 @@ class Settings(BaseSettings):
         60, ge=0, le=3600, description="e-mails to one user this close together go as one"
     )
     worker_threads: int = Field(4, ge=1, le=256, description="Dramatiq threads per worker")
+    worker_processes: int = Field(
+        1, ge=1, le=64, description="worker processes per pod (each with all the worker's parts)"
+    )
     worker_shutdown_timeout_seconds: float = Field(
         25, gt=0, description="SIGTERM: actors in flight get this long (under the pod's grace)"
     )

@@ -50,6 +50,8 @@ class LoggedEvent(Protocol):
     def actor_id(self) -> uuid.UUID | None: ...
     @property
     def created_at(self) -> datetime: ...
+    @property
+    def trace_context(self) -> str | None: ...
 
 
 def shard_of(board_id: uuid.UUID, shards: int) -> int:
@@ -69,6 +71,7 @@ class StreamEvent:
     data: dict[str, Any]
     actor_id: uuid.UUID | None
     ts: str  # ISO 8601 commit-side timestamp
+    traceparent: str | None = None  # W3C: the writing request's trace, for consumers to go on
 
     @classmethod
     def from_row(cls, event: LoggedEvent) -> StreamEvent:
@@ -79,6 +82,7 @@ class StreamEvent:
             data=event.data,
             actor_id=event.actor_id,
             ts=_iso(event.created_at),
+            traceparent=event.trace_context,
         )
 
     def encode(self) -> str:
@@ -90,6 +94,7 @@ class StreamEvent:
                 "data": self.data,
                 "actor_id": str(self.actor_id) if self.actor_id else None,
                 "ts": self.ts,
+                **({"tp": self.traceparent} if self.traceparent else {}),
             },
             separators=(",", ":"),
         )
@@ -104,6 +109,7 @@ class StreamEvent:
             data=obj["data"],
             actor_id=uuid.UUID(obj["actor_id"]) if obj.get("actor_id") else None,
             ts=str(obj["ts"]),
+            traceparent=str(obj["tp"]) if obj.get("tp") else None,
         )
 
 

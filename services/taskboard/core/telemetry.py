@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
@@ -11,6 +12,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -115,6 +118,31 @@ def render_metrics() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
+
+
+_W3C = TraceContextTextMapPropagator()
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the current span, for whatever carries the work on in another
+    process (a board event's row and stream entry, a Dramatiq message)."""
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextmanager
+def continued(name: str, traceparent: str | None, **attributes: str | int) -> Iterator[None]:
+    """A consumer span in the trace `traceparent` names (a trace of its own without one), so
+    the work's spans and log lines carry the trace id of the request that caused it."""
+    context = _W3C.extract({"traceparent": traceparent}) if traceparent else None
+    with trace.get_tracer("taskboard").start_as_current_span(
+        name,
+        context=context,
+        kind=SpanKind.CONSUMER,
+        attributes={f"taskboard.{key}": value for key, value in attributes.items()},
+    ):
+        yield
 
 
 def current_trace_id() -> str | None:

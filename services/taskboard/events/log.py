@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.access.models import Board
 from taskboard.core.db import UnitOfWork
+from taskboard.core.telemetry import current_traceparent
 from taskboard.events.models import BoardEvent
 
 ReadT = TypeVar("ReadT", bound=BaseModel)
@@ -39,6 +40,7 @@ async def append(
     clocks may drift.
     """
     boards, log = cast(Table, Board.__table__), cast(Table, BoardEvent.__table__)
+    traceparent = current_traceparent()
     bumped = (
         update(boards)
         .where(boards.c.id == board_id)
@@ -57,14 +59,21 @@ async def append(
         literal(data, log.c.data.type),
         literal(actor_id, log.c.actor_id.type),
         func.clock_timestamp(),
+        literal(traceparent, log.c.trace_context.type),
     )
-    columns = ["board_id", "seq", "type", "data", "actor_id", "created_at"]
+    columns = ["board_id", "seq", "type", "data", "actor_id", "created_at", "trace_context"]
     statement = insert(log).from_select(columns, row).returning(log.c.seq, log.c.created_at)
     for i, extra in enumerate(alongside):
         statement = statement.add_cte(extra.cte(f"alongside_{i}"))
     seq, created_at = (await uow.session.execute(statement)).one()
     event = BoardEvent(
-        board_id=board_id, seq=seq, type=type, data=data, actor_id=actor_id, created_at=created_at
+        board_id=board_id,
+        seq=seq,
+        type=type,
+        data=data,
+        actor_id=actor_id,
+        created_at=created_at,
+        trace_context=traceparent,
     )
     uow.events.append(event)
     return event

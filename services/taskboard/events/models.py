@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +24,9 @@ class BoardEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # No foreign key: the log outlives the accounts that wrote it.
     actor_id: Mapped[uuid.UUID | None]
+    # The W3C traceparent of the request that wrote it: the worker's handling of the event
+    # goes on in that trace, whether the api or the relay put it on the stream.
+    trace_context: Mapped[str | None] = mapped_column(Text)
     # The relay scans recent events by time.
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True

@@ -29,6 +29,7 @@ from taskboard.core.config import Settings
 from taskboard.core.db import utcnow
 from taskboard.core.lifecycle import pause
 from taskboard.core.runtime import Resources
+from taskboard.core.telemetry import continued, current_traceparent
 from taskboard.notifications import unsubscribe
 from taskboard.notifications.models import EmailOutbox, Notification
 from taskboard.notifications.service import MailOptions
@@ -41,7 +42,14 @@ ACTOR_RUNS = Counter(
     "taskboard_actor_runs", "Actor runs by actor and outcome", ["actor", "outcome"]
 )
 ACTOR_SECONDS = Histogram("taskboard_actor_seconds", "Actor run time", ["actor"])
-QUEUE_DEPTH = Gauge("taskboard_queue_depth", "Messages waiting in a Dramatiq queue", ["queue"])
+# Sampled values of shared state: with several processes a pod shows one (the largest of the
+# live processes'), not one per process.
+QUEUE_DEPTH = Gauge(
+    "taskboard_queue_depth",
+    "Messages waiting in a Dramatiq queue",
+    ["queue"],
+    multiprocess_mode="livemax",
+)
 EMAIL_QUEUE = "email"
 WEBHOOK_QUEUE = "webhooks"
 
@@ -107,27 +115,41 @@ class Jobs:
             secret=self.settings.secret_key.get_secret_value(),
         )
 
-    async def enqueue_emails(self, ids: Iterable[uuid.UUID], *, wait: bool = True) -> None:
+    async def enqueue_emails(
+        self, ids: Iterable[uuid.UUID], *, wait: bool = True, traceparent: str | None = None
+    ) -> None:
         """Queue sends; with `wait`, after the digest window, so that notifications arriving
-        close together leave as one e-mail."""
+        close together leave as one e-mail. The message carries the W3C trace context (the
+        current one unless given) in its options, and the actor goes on in that trace."""
         delay = int(self.settings.email_digest_seconds * 1000) if wait else 0
+        options = _trace_options(traceparent)
         for outbox_id in ids:
             # A Redis round trip on the broker's own (blocking) client: off the loop.
             await asyncio.to_thread(
-                self.send_email.send_with_options, args=(str(outbox_id),), delay=delay or None
+                self.send_email.send_with_options,
+                args=(str(outbox_id),),
+                delay=delay or None,
+                **options,
             )
 
-    async def enqueue_webhooks(self, endpoint_ids: Iterable[uuid.UUID]) -> None:
+    async def enqueue_webhooks(
+        self, endpoint_ids: Iterable[uuid.UUID], *, traceparent: str | None = None
+    ) -> None:
+        options = _trace_options(traceparent)
         for endpoint_id in endpoint_ids:
-            await asyncio.to_thread(self.deliver_webhooks.send, str(endpoint_id))
+            await asyncio.to_thread(
+                self.deliver_webhooks.send_with_options, args=(str(endpoint_id),), **options
+            )
 
     async def _deliver_webhooks(self, endpoint_id: str) -> None:
-        async with _measured("deliver_webhooks"):
-            await webhooks.deliver_endpoint(self.resources, self.http, uuid.UUID(endpoint_id))
+        with continued("deliver_webhooks", _message_traceparent(), webhook_id=endpoint_id):
+            async with _measured("deliver_webhooks"):
+                await webhooks.deliver_endpoint(self.resources, self.http, uuid.UUID(endpoint_id))
 
     async def _send_email(self, outbox_id: str) -> None:
-        async with _measured("send_email"):
-            await self._send_email_once(outbox_id)
+        with continued("send_email", _message_traceparent(), outbox_id=outbox_id):
+            async with _measured("send_email"):
+                await self._send_email_once(outbox_id)
 
     async def _send_email_once(self, outbox_id: str) -> None:
         """Send one outbox row, with every other pending e-mail of its user as one digest
@@ -316,6 +338,17 @@ async def sample_queues(resources: Resources) -> None:
     """Ready messages per queue (the list Dramatiq's Redis broker pops; what KEDA scales on)."""
     for queue in (EMAIL_QUEUE, WEBHOOK_QUEUE):
         QUEUE_DEPTH.labels(queue).set(await resources.redis.llen(f"dramatiq:{queue}"))
+
+
+def _trace_options(traceparent: str | None) -> dict[str, Any]:
+    traceparent = traceparent or current_traceparent()
+    return {"traceparent": traceparent} if traceparent else {}
+
+
+def _message_traceparent() -> str | None:
+    message = CurrentMessage.get_current_message()
+    value = message.options.get("traceparent") if message is not None else None
+    return str(value) if value else None
 
 
 def _retries() -> int:

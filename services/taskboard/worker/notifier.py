@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,9 +22,11 @@ from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from taskboard.core.config import Settings
 from taskboard.core.lifecycle import pause
 from taskboard.core.runtime import Resources
 from taskboard.core.streams import StreamEvent, stream_key
+from taskboard.core.telemetry import continued, current_traceparent
 from taskboard.notifications import service
 from taskboard.notifications.reminders import Claimed
 from taskboard.notifications.schemas import NotificationRead
@@ -41,11 +44,13 @@ PENDING = Gauge(
     "taskboard_notifier_pending",
     "Stream entries delivered to a notifier and not yet acknowledged, per shard",
     ["shard"],
+    multiprocess_mode="livemax",  # shared state, sampled by each process
 )
 BEHIND = Gauge(
     "taskboard_notifier_lag_seconds",
     "How old the newest entry a shard's notifiers have read is behind the stream's newest",
     ["shard"],
+    multiprocess_mode="livemax",
 )
 
 
@@ -64,27 +69,37 @@ async def handle_events(resources: Resources, events: list[StreamEvent]) -> None
     queue = jobs.current()
     mail = queue.mail_options() if queue is not None else None
     late_after = timedelta(seconds=resources.settings.reminder_late_after_seconds)
-    endpoints: set[uuid.UUID] = set()
+    # What each event's handling queues goes on in that event's trace.
+    endpoints: dict[uuid.UUID, str | None] = {}
     created: list[NotificationRead] = []
-    emails: list[uuid.UUID] = []
+    emails: dict[str | None, list[uuid.UUID]] = {}
     reminded: list[Claimed] = []
     async with resources.sessionmaker() as session, session.begin():
         # Boards in one order everywhere: two workers' batches lock their progress rows in
         # the same order, so they wait for each other instead of deadlocking.
         for event in sorted(events, key=lambda e: (str(e.board_id), e.seq)):
-            handled = await service.handle(session, event, mail=mail, late_after=late_after)
+            with continued(
+                f"notify {event.type}",
+                event.traceparent,
+                board_id=str(event.board_id),
+                seq=event.seq,
+            ):
+                handled = await service.handle(session, event, mail=mail, late_after=late_after)
+                for each in handled.events:
+                    for endpoint in await webhooks.record_deliveries(session, each):
+                        endpoints.setdefault(endpoint, current_traceparent())
+                emails.setdefault(current_traceparent(), []).extend(handled.emails)
             created += handled.notifications
-            emails += handled.emails
             reminded.append(handled.reminded)
-            for each in handled.events:
-                endpoints |= await webhooks.record_deliveries(session, each)
     HANDLED.inc(len(events))
     for claimed in reminded:
         reminders.observe(claimed)
     await push(resources.redis, created)
     if queue is not None:
-        await queue.enqueue_emails(emails)
-        await queue.enqueue_webhooks(endpoints)
+        for traceparent, ids in emails.items():
+            await queue.enqueue_emails(ids, traceparent=traceparent)
+        for endpoint, traceparent in endpoints.items():
+            await queue.enqueue_webhooks([endpoint], traceparent=traceparent)
 
 
 async def _handle_all(
@@ -139,10 +154,18 @@ async def _sample(redis: Redis, key: str, shard: int) -> None:
     BEHIND.labels(str(shard)).set(max(0, ms(newest) - ms(read)) / 1000)
 
 
+def consumer_name(settings: Settings) -> str:
+    """The pod's name, and the process's when the pod runs several (TASKBOARD_WORKER_PROCESSES):
+    a crashed process's pending entries are then its own, taken over by the others."""
+    if settings.worker_processes == 1:
+        return settings.pod_name
+    return f"{settings.pod_name}-{os.getpid()}"
+
+
 async def consume_shard(
     resources: Resources, *, shard: int, stop: asyncio.Event, batch: int = 100
 ) -> None:
-    redis, consumer = resources.redis, resources.settings.pod_name
+    redis, consumer = resources.redis, consumer_name(resources.settings)
     claim_idle_ms = int(resources.settings.notifier_claim_idle_seconds * 1000)
     key = stream_key(shard)
     joined = False
