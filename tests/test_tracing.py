@@ -8,7 +8,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from taskboard.embedded.processes import ManagedProcess, free_port, http_ok, taskboard_command
 from tests.conftest import TEST_SECRET
-from tests.fixtures.services import ServiceUrls
+from tests.fixtures.services import ServiceUrls, separate_services
 from tests.fixtures.smtp import SmtpServer
 from tests.helpers import eventually
 from tests.realtime.cluster import account, start, wait_ready
@@ -130,53 +129,55 @@ async def test_a_write_is_traced_through_the_stream_entry_into_the_worker_and_it
     (through the stream entry, or the log row the relay would read) and the send_email actor
     (through the Dramatiq message's options) are spans of the same trace."""
     state, endpoint = collector
-    # A Redis database of its own: no other test's worker may take the event.
-    urls = replace(service_urls, redis_url=service_urls.redis_url.rsplit("/", 1)[0] + "/7")
-    traced = {"TASKBOARD_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
-    smtp = SmtpServer().start()
-    api = start("api", "api-traced", urls, **traced)
-    worker = start(
-        "worker",
-        "worker-traced",
-        urls,
-        TASKBOARD_SMTP_URL=smtp.url,
-        TASKBOARD_SMTP_FROM="taskboard <tb@example.test>",
-        TASKBOARD_EMAIL_DIGEST_SECONDS="0",
-        **traced,
-    )
-    try:
-        wait_ready([api, worker])
-        async with httpx.AsyncClient(timeout=30) as http:
-            owner, ada = await account(http, api, "Owner"), await account(http, api, "Ada")
-            board = await http.post(
-                f"{api.http}/api/v1/boards", json={"name": "Traced"}, headers=owner.headers
-            )
-            board_id = board.json()["id"]
-            added = await http.put(
-                f"{api.http}/api/v1/boards/{board_id}/members/{ada.id}",
-                json={"role": "member"},
-                headers=owner.headers,
-            )
-            assert added.status_code == 200, added.text
-            task = await http.post(
-                f"{api.http}/api/v1/boards/{board_id}/tasks",
-                json={"title": "Follow me", "assignee_ids": [ada.id]},
-                headers=owner.headers,
-            )
-            assert task.status_code == 201, task.text
+    # A deployment of its own: no other test's worker may take the event.
+    async with separate_services(service_urls, redis_db=7) as urls:
+        traced = {"TASKBOARD_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        smtp = SmtpServer().start()
+        api = start("api", "api-traced", urls, **traced)
+        worker = start(
+            "worker",
+            "worker-traced",
+            urls,
+            TASKBOARD_SMTP_URL=smtp.url,
+            TASKBOARD_SMTP_FROM="taskboard <tb@example.test>",
+            TASKBOARD_EMAIL_DIGEST_SECONDS="0",
+            **traced,
+        )
+        try:
+            wait_ready([api, worker])
+            async with httpx.AsyncClient(timeout=30) as http:
+                owner, ada = await account(http, api, "Owner"), await account(http, api, "Ada")
+                board = await http.post(
+                    f"{api.http}/api/v1/boards", json={"name": "Traced"}, headers=owner.headers
+                )
+                board_id = board.json()["id"]
+                added = await http.put(
+                    f"{api.http}/api/v1/boards/{board_id}/members/{ada.id}",
+                    json={"role": "member"},
+                    headers=owner.headers,
+                )
+                assert added.status_code == 200, added.text
+                task = await http.post(
+                    f"{api.http}/api/v1/boards/{board_id}/tasks",
+                    json={"title": "Follow me", "assignee_ids": [ada.id]},
+                    headers=owner.headers,
+                )
+                assert task.status_code == 201, task.text
 
-        async def names() -> list[str]:
+            async def names() -> list[str]:
+                with state.lock:
+                    return [name for _, name, _ in state.spans]
+
+            await eventually(names, lambda seen: "send_email" in seen)
             with state.lock:
-                return [name for _, name, _ in state.spans]
-
-        await eventually(names, lambda seen: "send_email" in seen)
-        with state.lock:
-            spans = list(state.spans)
-    finally:
-        for pod in (api, worker):
-            pod.kill()
-        smtp.stop()
-    [trace_id] = {t for t, name, _ in spans if name == "POST /api/v1/boards/{board_id}/tasks"}
+                spans = list(state.spans)
+        finally:
+            for pod in (api, worker):
+                pod.kill()
+            smtp.stop()
+    created = {t for t, name, _ in spans if name == "POST /api/v1/boards/{board_id}/tasks"}
+    assert len(created) == 1, [name for _, name, _ in spans]
+    [trace_id] = created
     in_trace = [name for t, name, _ in spans if t == trace_id]
     assert "notify task.created" in in_trace, in_trace
     assert "send_email" in in_trace, in_trace

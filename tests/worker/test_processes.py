@@ -4,16 +4,15 @@ e-mail sent once, and SIGTERM stops them all."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 
+from tests.fixtures.services import ServiceUrls, separate_services
 from tests.fixtures.smtp import SmtpServer
 from tests.helpers import eventually
 from tests.realtime.cluster import account, start, wait_ready
-from tests.worker.conftest import Deployment
 
 API = "/api/v1"
 TASKS = 30
@@ -25,62 +24,61 @@ def _children(pid: int) -> list[int]:
 
 
 async def test_a_pod_of_two_worker_processes_shares_the_work_and_stops_on_sigterm(
-    deployment: Deployment,
+    service_urls: ServiceUrls,
 ) -> None:
-    # A Redis database of its own: the other tests' workers must not take these events.
-    base = deployment.urls.redis_url.rsplit("/", 1)[0]
-    urls = replace(deployment.urls, redis_url=f"{base}/6")
-    smtp = SmtpServer().start()
-    api = start("api", "api-procs", urls)
-    worker = start(
-        "worker",
-        "worker-procs",
-        urls,
-        TASKBOARD_WORKER_PROCESSES="2",
-        TASKBOARD_SMTP_URL=smtp.url,
-        TASKBOARD_SMTP_FROM="taskboard <tb@example.test>",
-        TASKBOARD_EMAIL_DIGEST_SECONDS="0",
-    )
-    try:
-        wait_ready([api, worker])
-        assert len(_children(worker.process.pid)) == 2
-        async with httpx.AsyncClient(timeout=30) as http:
-            owner, ada = await account(http, api, "Owner"), await account(http, api, "Ada")
-            board = await http.post(
-                f"{api.http}{API}/boards", json={"name": "Busy"}, headers=owner.headers
-            )
-            board_id = board.json()["id"]
-            added = await http.put(
-                f"{api.http}{API}/boards/{board_id}/members/{ada.id}",
-                json={"role": "member"},
-                headers=owner.headers,
-            )
-            assert added.status_code == 200, added.text
-            for n in range(TASKS):
-                made = await http.post(
-                    f"{api.http}{API}/boards/{board_id}/tasks",
-                    json={"title": f"T{n}", "assignee_ids": [ada.id]},
+    # A deployment of its own: the other tests' workers must not take these events.
+    async with separate_services(service_urls, redis_db=6) as urls:
+        smtp = SmtpServer().start()
+        api = start("api", "api-procs", urls)
+        worker = start(
+            "worker",
+            "worker-procs",
+            urls,
+            TASKBOARD_WORKER_PROCESSES="2",
+            TASKBOARD_SMTP_URL=smtp.url,
+            TASKBOARD_SMTP_FROM="taskboard <tb@example.test>",
+            TASKBOARD_EMAIL_DIGEST_SECONDS="0",
+        )
+        try:
+            wait_ready([api, worker])
+            assert len(_children(worker.process.pid)) == 2
+            async with httpx.AsyncClient(timeout=30) as http:
+                owner, ada = await account(http, api, "Owner"), await account(http, api, "Ada")
+                board = await http.post(
+                    f"{api.http}{API}/boards", json={"name": "Busy"}, headers=owner.headers
+                )
+                board_id = board.json()["id"]
+                added = await http.put(
+                    f"{api.http}{API}/boards/{board_id}/members/{ada.id}",
+                    json={"role": "member"},
                     headers=owner.headers,
                 )
-                assert made.status_code == 201, made.text
+                assert added.status_code == 200, added.text
+                for n in range(TASKS):
+                    made = await http.post(
+                        f"{api.http}{API}/boards/{board_id}/tasks",
+                        json={"title": f"T{n}", "assignee_ids": [ada.id]},
+                        headers=owner.headers,
+                    )
+                    assert made.status_code == 201, made.text
 
-            async def inbox() -> list[EmailMessage]:
-                return smtp.inbox.to(ada.email)
+                async def inbox() -> list[EmailMessage]:
+                    return smtp.inbox.to(ada.email)
 
-            await eventually(inbox, lambda got: len(got) >= TASKS, timeout=60)
-            # The master's /metrics merges its processes' figures.
-            metrics = (await http.get(f"{worker.http}/metrics")).text
-        subjects = sorted(m["Subject"] for m in smtp.inbox.to(ada.email))
-        assert subjects == sorted(f"Owner assigned you: T{n}" for n in range(TASKS))
-        sent = [
-            line
-            for line in metrics.splitlines()
-            if line.startswith('taskboard_emails_total{outcome="sent"}')
-        ]
-        assert len(sent) == 1, sent
-        assert float(sent[0].split()[-1]) == TASKS, sent
-        assert worker.terminate(timeout=60) == 0
-    finally:
-        for pod in (api, worker):
-            pod.kill()
-        smtp.stop()
+                await eventually(inbox, lambda got: len(got) >= TASKS, timeout=60)
+                # The master's /metrics merges its processes' figures.
+                metrics = (await http.get(f"{worker.http}/metrics")).text
+            subjects = sorted(m["Subject"] for m in smtp.inbox.to(ada.email))
+            assert subjects == sorted(f"Owner assigned you: T{n}" for n in range(TASKS))
+            sent = [
+                line
+                for line in metrics.splitlines()
+                if line.startswith('taskboard_emails_total{outcome="sent"}')
+            ]
+            assert len(sent) == 1, sent
+            assert float(sent[0].split()[-1]) == TASKS, sent
+            assert worker.terminate(timeout=60) == 0
+        finally:
+            for pod in (api, worker):
+                pod.kill()
+            smtp.stop()

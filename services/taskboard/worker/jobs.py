@@ -104,6 +104,13 @@ class Jobs:
             max_retries=0,
         )(self._deliver_webhooks)
         self.http = httpx.AsyncClient(follow_redirects=False, timeout=10, trust_env=False)
+        smtp_url = self.settings.smtp_url
+        # One SMTP session per thread at most, reused from message to message.
+        self.sender = (
+            mail.Sender(smtp_url.get_secret_value(), size=self.settings.worker_threads)
+            if smtp_url is not None
+            else None
+        )
 
     def mail_options(self) -> MailOptions | None:
         if self.settings.smtp_url is None:
@@ -157,8 +164,7 @@ class Jobs:
         notification was read in the app meanwhile. Idempotent: a row already sent (a
         duplicate message, or part of an earlier digest) or being sent by another worker
         (locked) is left alone."""
-        smtp_url = self.settings.smtp_url
-        if smtp_url is None:
+        if self.sender is None:
             return
         retries = _retries()
         async with self.resources.sessionmaker() as session, session.begin():
@@ -169,13 +175,14 @@ class Jobs:
             )
             if user_id is None:
                 return
-            # One sender per recipient at a time: two messages run at once (rows written in
-            # one transaction, due together) would otherwise each lock its own row, skip the
-            # other's, and send two e-mails where the digest promises one. The second waits
-            # here, then finds its row sent with the first.
-            await session.execute(
-                select(func.pg_advisory_xact_lock(func.hashtextextended(str(user_id), 0)))
-            )
+            if self.settings.email_digest_seconds > 0:
+                # One sender per recipient at a time: two messages run at once (rows written
+                # in one transaction, due together) would otherwise each lock its own row,
+                # skip the other's, and send two e-mails where the digest promises one. The
+                # second waits here, then finds its row sent with the first.
+                await session.execute(
+                    select(func.pg_advisory_xact_lock(func.hashtextextended(str(user_id), 0)))
+                )
             row = await session.scalar(
                 select(EmailOutbox)
                 .where(EmailOutbox.id == uuid.UUID(outbox_id), EmailOutbox.state == "pending")
@@ -220,7 +227,7 @@ class Jobs:
                 each.attempts += 1
                 each.last_attempt_at = now
             try:
-                await mail.send(smtp_url.get_secret_value(), message)
+                await self.sender.send(message)
             except mail.PermanentFailure as exc:
                 for each in batch:
                     each.state, each.last_error = "dead", str(exc)[:1000]
@@ -311,6 +318,8 @@ async def _sweep(jobs: Jobs, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await sample_queues(jobs.resources)
+            if jobs.sender is not None:
+                jobs.sender.prune()
             if time.monotonic() - last_resend > 60:
                 last_resend = time.monotonic()
                 if await enqueue_forgotten(jobs):
@@ -391,4 +400,6 @@ async def running_jobs(_app: FastAPI, resources: Resources) -> AsyncIterator[Non
         timeout_ms = int(settings.worker_shutdown_timeout_seconds * 1000)
         await asyncio.to_thread(worker.stop, timeout_ms)
         broker.close()
+        if jobs.sender is not None:
+            await jobs.sender.close()
         await jobs.http.aclose()
