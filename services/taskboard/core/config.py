@@ -117,6 +117,13 @@ class Settings(BaseSettings):
         60, ge=0, le=3600, description="e-mails to one user this close together go as one"
     )
     worker_threads: int = Field(4, ge=1, le=256, description="Dramatiq threads per worker")
+    delivery_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="sent e-mails, made webhook deliveries and settled reminders are deleted "
+        "this long after (dead letters are kept)",
+    )
     worker_processes: int = Field(
         1, ge=1, le=64, description="worker processes per pod (each with all the worker's parts)"
     )

@@ -90,6 +90,14 @@ class EmailOutbox(UUIDPrimaryKey, Base):
             "created_at",
             postgresql_where=text("state = 'pending'"),
         ),
+        # Dead letters, listed newest first and counted.
+        Index("ix_email_outbox_dead", "created_at", "id", postgresql_where=text("state = 'dead'")),
+        # Deleted after the retention.
+        Index(
+            "ix_email_outbox_settled",
+            "created_at",
+            postgresql_where=text("state IN ('sent', 'skipped')"),
+        ),
     )
 
 
@@ -122,6 +130,7 @@ class Reminder(UUIDPrimaryKey, Base):
             "send_at",
             postgresql_where=text("state = 'scheduled'"),
         ),
+        Index("ix_reminders_settled", "due_at", postgresql_where=text("state <> 'scheduled'")),
     )
 
 

@@ -69,6 +69,17 @@ class WebhookDelivery(UUIDPrimaryKey, Base):
             "seq",
             postgresql_where=text("state = 'pending'"),
         ),
+        Index(
+            "ix_webhook_deliveries_dead",
+            "created_at",
+            "id",
+            postgresql_where=text("state = 'dead'"),
+        ),
+        Index(
+            "ix_webhook_deliveries_delivered",
+            "delivered_at",
+            postgresql_where=text("state = 'delivered'"),
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from taskboard.worker.jobs import running_jobs
 from taskboard.worker.notifier import running_notifier
 from taskboard.worker.relay import running_relay
 from taskboard.worker.reminders import running_reminders
+from taskboard.worker.retention import running_retention
 from taskboard.worker.webhooks import running_webhook_sweeper
 
 
@@ -25,5 +26,6 @@ def create_app(settings: Settings) -> FastAPI:
             running_notifier,
             running_reminders,
             running_webhook_sweeper,
+            running_retention,
         ],
     )

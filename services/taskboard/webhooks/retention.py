@@ -1,0 +1,29 @@
+"""What the webhook side keeps, and for how long: deliveries made (with their attempts) are
+deleted after the retention; dead ones stay, for a site admin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskboard.webhooks.models import WebhookDelivery
+
+
+async def prune_deliveries(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Delete up to `limit` deliveries made before `before` (their attempts go with them)."""
+    delivered = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.state == "delivered", WebhookDelivery.delivered_at < before)
+        .limit(limit)
+    )
+    result = await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(delivered)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def count_dead_deliveries(session: AsyncSession) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.state == "dead")
+    )
+    return int(count or 0)
