@@ -13,53 +13,75 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.access.models import Membership
 from taskboard.columns.models import BoardColumn
 from taskboard.notifications import preferences
 from taskboard.notifications.models import Notification, Reminder
-from taskboard.notifications.schemas import NotificationRead
+from taskboard.notifications.schemas import NotificationRead, Preferences
 from taskboard.tasks.models import Task, TaskAssignee
 
 
-async def _is_done(session: AsyncSession, task: Task) -> bool:
-    """Done means in the board's last column."""
-    last = await session.scalar(
-        select(BoardColumn.key)
-        .where(BoardColumn.board_id == task.board_id)
-        .order_by(BoardColumn.position.desc())
-        .limit(1)
-    )
-    return task.status == last
+@dataclass(frozen=True)
+class _Facts:
+    """What deciding a task's reminders needs, looked up for many tasks at once."""
+
+    tasks: dict[uuid.UUID, Task]
+    last_column: dict[uuid.UUID, str]  # board -> the key of its last column ("done")
+    assignees: dict[uuid.UUID, set[uuid.UUID]]  # task -> assignees still members of its board
+    preferences: dict[uuid.UUID, Preferences]
 
 
-async def _live_assignees(session: AsyncSession, task: Task) -> set[uuid.UUID]:
-    """Assignees who are still members of the task's board."""
-    rows = await session.scalars(
-        select(TaskAssignee.user_id)
-        .join(
-            Membership,
-            and_(Membership.user_id == TaskAssignee.user_id, Membership.board_id == task.board_id),
+async def _facts(session: AsyncSession, task_ids: Collection[uuid.UUID]) -> _Facts:
+    """Four queries whatever the number of tasks (a claim takes a hundred reminders)."""
+    tasks = {
+        task.id: task
+        for task in (await session.scalars(select(Task).where(Task.id.in_(task_ids)))).all()
+    }
+    boards = {task.board_id for task in tasks.values()}
+    last_column: dict[uuid.UUID, str] = {}
+    if boards:
+        last = await session.execute(
+            select(BoardColumn.board_id, BoardColumn.key)
+            .where(BoardColumn.board_id.in_(boards))
+            .order_by(BoardColumn.board_id, BoardColumn.position.desc())
+            .ext(distinct_on(BoardColumn.board_id))
         )
-        .where(TaskAssignee.task_id == task.id)
-    )
-    return set(rows.all())
+        last_column = {row.board_id: row.key for row in last}
+    assignees: dict[uuid.UUID, set[uuid.UUID]] = {}
+    if tasks:
+        rows = await session.execute(
+            select(TaskAssignee.task_id, TaskAssignee.user_id)
+            .join(Task, Task.id == TaskAssignee.task_id)
+            .join(
+                Membership,
+                and_(
+                    Membership.user_id == TaskAssignee.user_id,
+                    Membership.board_id == Task.board_id,
+                ),
+            )
+            .where(TaskAssignee.task_id.in_(tasks))
+        )
+        for row in rows:
+            assignees.setdefault(row.task_id, set()).add(row.user_id)
+    users = set().union(*assignees.values()) if assignees else set()
+    return _Facts(tasks, last_column, assignees, await preferences.load(session, users))
 
 
-async def _wanted(session: AsyncSession, task: Task | None) -> set[tuple[Any, ...]]:
-    """(user, kind, offset minutes, due_at) of every reminder the task should have now."""
+def _wanted(facts: _Facts, task_id: uuid.UUID) -> set[tuple[Any, ...]]:
+    """(user, kind, offset minutes, due_at) of every reminder the task should have now: none
+    once it is deleted, undated or done (in its board's last column)."""
+    task = facts.tasks.get(task_id)
     if task is None or task.due_at is None or task.deleted_at is not None:
         return set()
-    if await _is_done(session, task):
+    if task.status == facts.last_column.get(task.board_id):
         return set()
-    users = await _live_assignees(session, task)
-    chosen = await preferences.load(session, users)
     wanted = set()
-    for user in users:
+    for user in facts.assignees.get(task_id, set()):
         wanted.add((user, "overdue", 0, task.due_at))
-        for minutes in chosen[user].reminder_offsets_minutes:
+        for minutes in facts.preferences[user].reminder_offsets_minutes:
             wanted.add((user, "due_soon", minutes, task.due_at))
     return wanted
 
@@ -69,8 +91,9 @@ async def plan(session: AsyncSession, task_id: uuid.UUID, as_of: datetime) -> No
     wants (due date moved or cleared, assignee gone, done, deleted), add the missing ones.
     `as_of` is when the task became what it is (its event's time): a reminder due before that
     was never meant to go out on time, and is not late when it goes out at once."""
-    task = await session.get(Task, task_id)
-    wanted = await _wanted(session, task)
+    facts = await _facts(session, [task_id])
+    task = facts.tasks.get(task_id)
+    wanted = _wanted(facts, task_id)
     scheduled = (
         await session.scalars(
             select(Reminder)
@@ -117,25 +140,38 @@ class Claimed:
     lateness: list[float] = field(default_factory=list)  # seconds after send_at, per send
 
 
-async def _superseded(session: AsyncSession, row: Reminder, now: datetime) -> bool:
+# (task, user, due_at) -> the smallest offset among its due-soon reminders due now.
+Closest = dict[tuple[uuid.UUID, uuid.UUID, datetime], int]
+
+
+def _superseded(row: Reminder, now: datetime, closest: Closest) -> bool:
     """A due-soon reminder is pointless once the task is overdue (the overdue notice says
     it), or when a closer due-soon reminder is due too (sent instead of both)."""
     if row.kind != "due_soon":
         return False
     if now >= row.due_at:
         return True
-    closer = await session.scalar(
-        select(Reminder.id).where(
-            Reminder.task_id == row.task_id,
-            Reminder.user_id == row.user_id,
-            Reminder.due_at == row.due_at,
+    return closest.get((row.task_id, row.user_id, row.due_at), row.offset_minutes) < (
+        row.offset_minutes
+    )
+
+
+async def _closest_due_soon(
+    session: AsyncSession, task_ids: Collection[uuid.UUID], now: datetime
+) -> Closest:
+    rows = await session.execute(
+        select(Reminder.task_id, Reminder.user_id, Reminder.due_at, Reminder.offset_minutes).where(
+            Reminder.task_id.in_(task_ids),
             Reminder.kind == "due_soon",
-            Reminder.offset_minutes < row.offset_minutes,
-            Reminder.send_at <= now,
             Reminder.state == "scheduled",
+            Reminder.send_at <= now,
         )
     )
-    return closer is not None
+    closest: Closest = {}
+    for task_id, user_id, due_at, minutes in rows:
+        key = (task_id, user_id, due_at)
+        closest[key] = min(minutes, closest.get(key, minutes))
+    return closest
 
 
 async def claim_due(
@@ -158,38 +194,50 @@ async def claim_due(
             due.order_by(Reminder.send_at).limit(limit).with_for_update(skip_locked=True)
         )
     ).all()
+    if not rows:
+        return claimed
+    claimed_tasks = {row.task_id for row in rows}
+    facts = await _facts(session, claimed_tasks)
+    closest = await _closest_due_soon(session, claimed_tasks, now)
+    wanted = {task_id: _wanted(facts, task_id) for task_id in claimed_tasks}
+    sending: list[tuple[Reminder, bool]] = []
     for row in rows:
-        task = await session.get(Task, row.task_id)
         still = (row.user_id, row.kind, row.offset_minutes, row.due_at)
-        if still not in await _wanted(session, task) or await _superseded(session, row, now):
+        if still not in wanted[row.task_id] or _superseded(row, now, closest):
             row.state = "cancelled"
             claimed.cancelled += 1
             continue
-        assert task is not None
         late = now - row.send_at > late_after and row.created_at < row.send_at
-        created = await session.scalar(
-            insert(Notification)
-            .values(
-                id=uuid.uuid4(),
-                user_id=row.user_id,
-                board_id=row.board_id,
-                task_id=row.task_id,
-                kind=row.kind,
-                cause=f"reminder:{row.id}",
-                actor_id=None,
-                data={
-                    "task_title": task.title,
-                    "status": task.status,
-                    "due_at": row.due_at.isoformat(),
-                    "late": late,
-                },
-                created_at=now,
-            )
-            .on_conflict_do_nothing(constraint="uq_notifications_user_id_cause")
-            .returning(Notification)
-        )
         row.state, row.sent_at, row.late = "sent", now, late
         claimed.lateness.append(max(0.0, (now - row.send_at).total_seconds()))
-        if created is not None:
-            claimed.notifications.append(NotificationRead.model_validate(created))
+        sending.append((row, late))
+    if not sending:
+        return claimed
+    created = await session.scalars(
+        insert(Notification)
+        .values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": row.user_id,
+                    "board_id": row.board_id,
+                    "task_id": row.task_id,
+                    "kind": row.kind,
+                    "cause": f"reminder:{row.id}",
+                    "actor_id": None,
+                    "data": {
+                        "task_title": facts.tasks[row.task_id].title,
+                        "status": facts.tasks[row.task_id].status,
+                        "due_at": row.due_at.isoformat(),
+                        "late": late,
+                    },
+                    "created_at": now,
+                }
+                for row, late in sending
+            ]
+        )
+        .on_conflict_do_nothing(constraint="uq_notifications_user_id_cause")
+        .returning(Notification)
+    )
+    claimed.notifications = [NotificationRead.model_validate(n) for n in created.all()]
     return claimed

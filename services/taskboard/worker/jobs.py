@@ -130,14 +130,17 @@ class Jobs:
         current one unless given) in its options, and the actor goes on in that trace."""
         delay = int(self.settings.email_digest_seconds * 1000) if wait else 0
         options = _trace_options(traceparent)
-        for outbox_id in ids:
-            # A Redis round trip on the broker's own (blocking) client: off the loop.
-            await asyncio.to_thread(
-                self.send_email.send_with_options,
-                args=(str(outbox_id),),
-                delay=delay or None,
-                **options,
-            )
+
+        def send_all(outbox_ids: list[uuid.UUID]) -> None:
+            for outbox_id in outbox_ids:
+                self.send_email.send_with_options(
+                    args=(str(outbox_id),), delay=delay or None, **options
+                )
+
+        outbox_ids = list(ids)
+        if outbox_ids:
+            # Redis round trips on the broker's own (blocking) client: off the loop, one hop.
+            await asyncio.to_thread(send_all, outbox_ids)
 
     async def enqueue_webhooks(
         self, endpoint_ids: Iterable[uuid.UUID], *, traceparent: str | None = None
@@ -167,15 +170,17 @@ class Jobs:
         if self.sender is None:
             return
         retries = _retries()
+        outbox_key = uuid.UUID(outbox_id)
+        digests = self.settings.email_digest_seconds > 0
         async with self.resources.sessionmaker() as session, session.begin():
-            user_id = await session.scalar(
-                select(EmailOutbox.user_id).where(
-                    EmailOutbox.id == uuid.UUID(outbox_id), EmailOutbox.state == "pending"
+            if digests:
+                user_id = await session.scalar(
+                    select(EmailOutbox.user_id).where(
+                        EmailOutbox.id == outbox_key, EmailOutbox.state == "pending"
+                    )
                 )
-            )
-            if user_id is None:
-                return
-            if self.settings.email_digest_seconds > 0:
+                if user_id is None:
+                    return
                 # One sender per recipient at a time: two messages run at once (rows written
                 # in one transaction, due together) would otherwise each lock its own row,
                 # skip the other's, and send two e-mails where the digest promises one. The
@@ -183,38 +188,29 @@ class Jobs:
                 await session.execute(
                     select(func.pg_advisory_xact_lock(func.hashtextextended(str(user_id), 0)))
                 )
-            row = await session.scalar(
-                select(EmailOutbox)
-                .where(EmailOutbox.id == uuid.UUID(outbox_id), EmailOutbox.state == "pending")
-                .with_for_update(skip_locked=True)
+            # Each row with whether its notification was read in the app meanwhile.
+            pending = (
+                select(EmailOutbox, Notification.read_at.is_not(None))
+                .join(Notification, Notification.id == EmailOutbox.notification_id)
+                .where(EmailOutbox.state == "pending")
+                .with_for_update(of=EmailOutbox, skip_locked=True)
             )
-            if row is None:
+            found = (await session.execute(pending.where(EmailOutbox.id == outbox_key))).first()
+            if found is None:
                 return
-            batch = [row]
-            if self.settings.email_digest_seconds > 0:
-                batch += (
-                    await session.scalars(
-                        select(EmailOutbox)
-                        .where(
-                            EmailOutbox.user_id == row.user_id,
-                            EmailOutbox.state == "pending",
-                            EmailOutbox.id != row.id,
-                        )
+            row = found[0]
+            rows = [found.tuple()]
+            if digests:
+                rows += [
+                    each.tuple()
+                    for each in await session.execute(
+                        pending.where(EmailOutbox.user_id == row.user_id, EmailOutbox.id != row.id)
                         .order_by(EmailOutbox.created_at)
                         .limit(DIGEST_LIMIT - 1)
-                        .with_for_update(skip_locked=True)
                     )
-                ).all()
-            read = set(
-                (
-                    await session.scalars(
-                        select(Notification.id).where(
-                            Notification.id.in_([r.notification_id for r in batch]),
-                            Notification.read_at.is_not(None),
-                        )
-                    )
-                ).all()
-            )
+                ]
+            batch = [each for each, _ in rows]
+            read = {each.notification_id for each, was_read in rows if was_read}
             for seen in [r for r in batch if r.notification_id in read]:
                 seen.state = "skipped"  # read in the app already
                 EMAILS.labels("skipped").inc()
