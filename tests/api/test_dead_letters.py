@@ -13,7 +13,7 @@ from taskboard.notifications.models import EmailOutbox, Notification
 from taskboard.users.models import User as UserRow
 from taskboard.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.api.problems import assert_problem
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, User
 
 URL = "/api/v1/admin/dead-letters"
 
@@ -49,16 +49,21 @@ async def _dead_email(resources: Resources, user_id: str, board_id: str) -> uuid
     return row.id
 
 
+async def _site_admin(api: ApiClient, resources: Resources) -> User:
+    """A new account made a site admin, signed in again for a token carrying the role."""
+    user = await api.user("admin")
+    async with resources.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(UserRow).where(UserRow.id == uuid.UUID(user.id)).values(site_role="admin")
+        )
+    return await api.login(user)
+
+
 async def test_a_site_admin_lists_and_replays_dead_letters(
     api: ApiClient, resources: Resources
 ) -> None:
-    admin, ada = await api.user("admin"), await api.user("ada")
+    admin, ada = await _site_admin(api, resources), await api.user("ada")
     board = await api.board(ada)
-    async with resources.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(UserRow).where(UserRow.id == uuid.UUID(admin.id)).values(site_role="admin")
-        )
-    admin = await api.login(admin)  # a token carrying the new role
     letter = await _dead_email(resources, ada.id, board["id"])
 
     listed = await api.request("GET", URL, headers=admin.headers)
@@ -122,13 +127,8 @@ LAST_TRY = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 async def test_webhook_deliveries_out_of_retries_are_dead_letters_too(
     api: ApiClient, resources: Resources
 ) -> None:
-    admin, ada = await api.user("admin"), await api.user("ada")
+    admin, ada = await _site_admin(api, resources), await api.user("ada")
     board = await api.board(ada)
-    async with resources.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(UserRow).where(UserRow.id == uuid.UUID(admin.id)).values(site_role="admin")
-        )
-    admin = await api.login(admin)
     delivery = await _dead_delivery(resources, ada.id, board["id"])
     email = await _dead_email(resources, ada.id, board["id"])
 
