@@ -8,7 +8,7 @@ migrations, `taskboard api` as a real gunicorn server), then measures:
   b.  concurrent task creates over HTTP (C clients on one board); b'. the same spread over C
       boards, which shows what the per-board lock costs
   c.  the create transaction straight over asyncpg, sequential (one connection) and concurrent
-      (a pool of C): "lean" is the four essential statements (role check FOR UPDATE OF
+      (a pool of C): "lean" is the four essential statements (role check FOR NO KEY UPDATE OF
       boards, INSERT task, UPDATE boards ... RETURNING last_seq, INSERT board_events), the
       baseline of the targets; "as service" replays the statements the API sends
   d.  GET /api/v1/boards/{id} on a board of 5,000 tasks: the first GET after a write (the

@@ -16,7 +16,7 @@ ROLE_FOR_UPDATE = """
 SELECT board_members.role FROM board_members
 JOIN boards ON boards.id = board_members.board_id
 WHERE board_members.board_id = $1 AND board_members.user_id = $2
-FOR UPDATE OF boards
+FOR NO KEY UPDATE OF boards
 """
 INSERT_TASK = """
 INSERT INTO tasks (id, board_id, status, position, title, description, priority, version,

@@ -11,14 +11,16 @@ from taskboard.access.models import Board, Membership
 async def role_of(
     session: AsyncSession, board_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool
 ) -> str | None:
-    """The caller's role; with lock=True also takes the board row lock every write needs."""
+    """The caller's role; with lock=True also takes the board row lock every write needs.
+    NO KEY UPDATE: it serializes writers all the same, and inserts elsewhere that reference the
+    board (their foreign-key check takes KEY SHARE) do not wait for it."""
     stmt = (
         select(Membership.role)
         .join(Board, Board.id == Membership.board_id)
         .where(Membership.board_id == board_id, Membership.user_id == user_id)
     )
     if lock:
-        stmt = stmt.with_for_update(of=Board)
+        stmt = stmt.with_for_update(of=Board, key_share=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

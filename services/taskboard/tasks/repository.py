@@ -96,7 +96,8 @@ async def lock_for_create(
     session: AsyncSession, *, board_id: uuid.UUID, user_id: uuid.UUID, status: str | None
 ) -> CreationTarget | None:
     """Lock the board (every write to it waits here) and read the caller's role and the target
-    column (`status`, or the first column) in one round trip; None when not a member."""
+    column (`status`, or the first column) in one round trip; None when not a member. The lock
+    is `role_of`'s (NO KEY UPDATE)."""
     column_on = (BoardColumn.board_id == Board.id) & (
         BoardColumn.key == status if status is not None else true()
     )
@@ -108,7 +109,7 @@ async def lock_for_create(
         .where(Membership.board_id == board_id, Membership.user_id == user_id)
         .order_by(BoardColumn.position)
         .limit(1)
-        .with_for_update(of=Board)
+        .with_for_update(of=Board, key_share=True)
     )
     row = (await session.execute(stmt)).first()
     return CreationTarget(row[0], row[1], row[2], int(row[3])) if row else None
