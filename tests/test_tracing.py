@@ -20,7 +20,7 @@ from tests.conftest import TEST_SECRET
 from tests.fixtures.services import ServiceUrls, separate_services
 from tests.fixtures.smtp import SmtpServer
 from tests.helpers import eventually
-from tests.realtime.cluster import account, start, wait_ready
+from tests.realtime.cluster import account, board_with, start, wait_ready
 
 
 class Collector:
@@ -147,16 +147,7 @@ async def test_a_write_is_traced_through_the_stream_entry_into_the_worker_and_it
             wait_ready([api, worker])
             async with httpx.AsyncClient(timeout=30) as http:
                 owner, ada = await account(http, api, "Owner"), await account(http, api, "Ada")
-                board = await http.post(
-                    f"{api.http}/api/v1/boards", json={"name": "Traced"}, headers=owner.headers
-                )
-                board_id = board.json()["id"]
-                added = await http.put(
-                    f"{api.http}/api/v1/boards/{board_id}/members/{ada.id}",
-                    json={"role": "member"},
-                    headers=owner.headers,
-                )
-                assert added.status_code == 200, added.text
+                board_id = await board_with(http, api, owner, ada, name="Traced")
                 task = await http.post(
                     f"{api.http}/api/v1/boards/{board_id}/tasks",
                     json={"title": "Follow me", "assignee_ids": [ada.id]},

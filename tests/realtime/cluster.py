@@ -60,6 +60,9 @@ class Pod:
         return exited.returncode
 
 
+STREAM_SHARDS = 4  # fewer than the default: each pod reads every shard
+
+
 def base_env(urls: ServiceUrls, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -71,7 +74,7 @@ def base_env(urls: ServiceUrls, **extra: str) -> dict[str, str]:
         "TASKBOARD_PASSWORD_HASH_TIME_COST": "1",
         "TASKBOARD_PASSWORD_HASH_MEMORY_KIB": "64",
         "TASKBOARD_RATE_LIMIT_AUTH_PER_IP": "100000",
-        "TASKBOARD_STREAM_SHARDS": "4",
+        "TASKBOARD_STREAM_SHARDS": str(STREAM_SHARDS),
         "TASKBOARD_LOG_LEVEL": "WARNING",
         "TASKBOARD_METRICS_PORT": "0",  # many pods on one host: /metrics on each main port
         "TASKBOARD_WS_AUTH_TIMEOUT_SECONDS": "1",
@@ -120,6 +123,23 @@ async def account(http: httpx.AsyncClient, api: Pod, name: str) -> Account:
         f"{api.http}/api/v1/auth/login", json={"email": email, "password": "password123"}
     )
     return Account(created.json()["id"], login.json()["access_token"], email)
+
+
+async def board_with(
+    http: httpx.AsyncClient, api: Pod, owner: Account, *members: Account, name: str = "Board"
+) -> str:
+    """A board of `owner`'s with `members` added as members; its id."""
+    board = await http.post(f"{api.http}/api/v1/boards", json={"name": name}, headers=owner.headers)
+    assert board.status_code == 201, board.text
+    board_id: str = board.json()["id"]
+    for member in members:
+        added = await http.put(
+            f"{api.http}/api/v1/boards/{board_id}/members/{member.id}",
+            json={"role": "member"},
+            headers=owner.headers,
+        )
+        assert added.status_code == 200, added.text
+    return board_id
 
 
 @dataclass

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from tests.helpers import eventually
-from tests.realtime.cluster import Account, WsClient, account
+from tests.realtime.cluster import Account, WsClient, account, board_with
 from tests.realtime.conftest import Cluster
 
 API = "/api/v1"
@@ -21,19 +21,7 @@ API = "/api/v1"
 async def _board(
     http: httpx.AsyncClient, cluster: Cluster, owner: Account, *members: Account
 ) -> str:
-    board = await http.post(
-        f"{cluster.api1.http}{API}/boards", json={"name": "N"}, headers=owner.headers
-    )
-    assert board.status_code == 201, board.text
-    board_id: str = board.json()["id"]
-    for member in members:
-        added = await http.put(
-            f"{cluster.api1.http}{API}/boards/{board_id}/members/{member.id}",
-            json={"role": "member"},
-            headers=owner.headers,
-        )
-        assert added.status_code == 200, added.text
-    return board_id
+    return await board_with(http, cluster.api1, owner, *members, name="N")
 
 
 async def _notifications(

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.helpers import eventually
-from tests.realtime.cluster import Account, account
+from tests.realtime.cluster import Account, account, board_with
 from tests.worker.conftest import Deployment
 
 API = "/api/v1"
@@ -31,14 +31,7 @@ async def _ada_and_board(
         headers=ada.headers,
     )
     assert prefs.status_code == 200, prefs.text
-    board = await http.post(f"{base}{API}/boards", json={"name": "Due"}, headers=owner.headers)
-    board_id: str = board.json()["id"]
-    member = await http.put(
-        f"{base}{API}/boards/{board_id}/members/{ada.id}",
-        json={"role": "member"},
-        headers=owner.headers,
-    )
-    assert member.status_code == 200, member.text
+    board_id = await board_with(http, deployment.api, owner, ada, name="Due")
     return owner, ada, board_id
 
 

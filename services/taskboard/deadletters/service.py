@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Subquery, Text, cast, func, literal, select, union_all
+from sqlalchemy import Subquery, Text, Update, cast, func, literal, select, union_all, update
 
 from taskboard.auth.principal import Principal
 from taskboard.core.db import UnitOfWork, utcnow
@@ -104,35 +104,26 @@ async def replay(uow: UnitOfWork, principal: Principal, letter_id: uuid.UUID) ->
     """Back to pending with fresh retries: a worker's sweep sends an e-mail within a minute,
     a webhook delivery within TASKBOARD_WEBHOOK_POLL_SECONDS (once its endpoint is enabled)."""
     _admin(principal)
-    session = uow.session
-    email = await session.get(EmailOutbox, letter_id, with_for_update=True)
-    if email is not None and email.state == "dead":
-        email.state, email.attempts, email.last_attempt_at = "pending", 0, None
-        await session.flush()
-        return DeadLetter(
-            id=email.id,
-            kind="email",
-            to=email.to_address,
-            subject=email.subject,
-            attempts=0,
-            last_error=email.last_error,
-            created_at=email.created_at,
-            last_attempt_at=None,
-        )
-    delivery = await session.get(WebhookDelivery, letter_id, with_for_update=True)
-    if delivery is None or delivery.state != "dead":
+    letters = _letters()
+    row = (await uow.session.execute(select(letters).where(letters.c.id == letter_id))).first()
+    if row is None:
         raise DeadLetterNotFound()
-    endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
-    assert endpoint is not None  # deliveries go with their endpoint
-    delivery.state, delivery.attempts, delivery.next_attempt_at = "pending", 0, utcnow()
-    await session.flush()
-    return DeadLetter(
-        id=delivery.id,
-        kind="webhook",
-        to=endpoint.url,
-        subject=f"{delivery.type} #{delivery.seq}",
-        attempts=0,
-        last_error=delivery.last_error,
-        created_at=delivery.created_at,
-        last_attempt_at=None,
-    )
+    letter = DeadLetter.model_validate(dict(row._mapping))
+    reset: Update
+    if letter.kind == "email":
+        reset = (
+            update(EmailOutbox)
+            .where(EmailOutbox.id == letter_id, EmailOutbox.state == "dead")
+            .values(state="pending", attempts=0, last_attempt_at=None)
+            .returning(EmailOutbox.id)
+        )
+    else:
+        reset = (
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == letter_id, WebhookDelivery.state == "dead")
+            .values(state="pending", attempts=0, next_attempt_at=utcnow())
+            .returning(WebhookDelivery.id)
+        )
+    if (await uow.session.execute(reset)).first() is None:  # replayed meanwhile by another
+        raise DeadLetterNotFound()
+    return letter.model_copy(update={"attempts": 0, "last_attempt_at": None})

@@ -4,7 +4,7 @@ user and cause), read and marked read by their user through the API."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, tuple_, update
@@ -66,9 +66,35 @@ async def record_for_event(session: AsyncSession, event: StreamEvent) -> list[No
     if event.type not in NOTIFYING:
         return []
     facts = await _facts(session, event)
-    notices = rules.notices(event.type, event.data, event.actor_id, facts)
+    notices = [
+        replace(notice, data={**notice.data, "seq": event.seq})
+        for notice in rules.notices(event.type, event.data, event.actor_id, facts)
+    ]
+    return await _create_once(
+        session,
+        notices,
+        board_id=event.board_id,
+        cause=cause_of(event),
+        actor_id=event.actor_id,
+        at=utcnow(),
+    )
+
+
+async def _create_once(
+    session: AsyncSession,
+    notices: list[rules.Notice],
+    *,
+    board_id: uuid.UUID,
+    cause: str,
+    actor_id: uuid.UUID | None,
+    at: datetime,
+) -> list[NotificationRead]:
+    """Insert the notices their recipients want, each at most once per (user, cause); returns
+    those created now. A kind wanted only by e-mail is still a row (the e-mail's source), born
+    read."""
+    if not notices:
+        return []
     chosen = await preferences.load(session, {n.user_id for n in notices})
-    # A kind the user wants only by e-mail is still a row (the e-mail's source), born read.
     notices = [
         n
         for n in notices
@@ -76,7 +102,6 @@ async def record_for_event(session: AsyncSession, event: StreamEvent) -> list[No
     ]
     if not notices:
         return []
-    now = utcnow()
     created = (
         await session.scalars(
             insert(Notification)
@@ -85,14 +110,14 @@ async def record_for_event(session: AsyncSession, event: StreamEvent) -> list[No
                     {
                         "id": uuid.uuid4(),
                         "user_id": notice.user_id,
-                        "board_id": event.board_id,
+                        "board_id": board_id,
                         "task_id": notice.task_id,
                         "kind": notice.kind,
-                        "cause": cause_of(event),
-                        "actor_id": event.actor_id,
-                        "data": {**notice.data, "seq": event.seq},
-                        "created_at": now,
-                        "read_at": None if notice.kind in chosen[notice.user_id].in_app else now,
+                        "cause": cause,
+                        "actor_id": actor_id,
+                        "data": notice.data,
+                        "created_at": at,
+                        "read_at": None if notice.kind in chosen[notice.user_id].in_app else at,
                     }
                     for notice in notices
                 ]
@@ -269,36 +294,15 @@ async def notify_webhook_disabled(
         ).all()
     )
     recipients = {created_by} if created_by in admins else admins
-    chosen = await preferences.load(session, recipients)
-    kind = "webhook_disabled"
-    wanted = [u for u in recipients if kind in chosen[u].in_app or kind in chosen[u].email]
-    if not wanted:
-        return []
-    created = (
-        await session.scalars(
-            insert(Notification)
-            .values(
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "user_id": user,
-                        "board_id": board_id,
-                        "task_id": None,
-                        "kind": kind,
-                        "cause": f"webhook:{webhook_id}:{at.isoformat()}",
-                        "actor_id": None,
-                        "data": {"webhook_id": str(webhook_id), "url": url, "excerpt": reason},
-                        "created_at": at,
-                        "read_at": None if kind in chosen[user].in_app else at,
-                    }
-                    for user in sorted(wanted, key=str)
-                ]
-            )
-            .on_conflict_do_nothing(constraint="uq_notifications_user_id_cause")
-            .returning(Notification)
-        )
-    ).all()
-    return [NotificationRead.model_validate(row) for row in created]
+    data = {"webhook_id": str(webhook_id), "url": url, "excerpt": reason}
+    notices = [
+        rules.Notice(user_id=user, kind="webhook_disabled", task_id=None, data=data)
+        for user in sorted(recipients, key=str)
+    ]
+    cause = f"webhook:{webhook_id}:{at.isoformat()}"
+    return await _create_once(
+        session, notices, board_id=board_id, cause=cause, actor_id=None, at=at
+    )
 
 
 async def list_for_user(
