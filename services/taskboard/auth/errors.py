@@ -1,4 +1,4 @@
-from taskboard.core.errors import Unauthorized
+from taskboard.core.errors import Forbidden, Unauthorized
 
 
 class InvalidToken(Unauthorized):
@@ -21,3 +21,8 @@ class RefreshTokenReused(InvalidRefreshToken):
     title = "Refresh token was already used; every session of this login has been revoked"
     # The revocation must stick even though the request fails.
     commits = True
+
+
+class CsrfTokenInvalid(Forbidden):
+    type = "csrf-token-invalid"
+    title = "A request authenticated by the session cookie must carry the CSRF token"

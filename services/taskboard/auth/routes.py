@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import secrets
+
 from fastapi import APIRouter, Request, Response, status
 
 from taskboard.auth import service
-from taskboard.auth.deps import CurrentUser
+from taskboard.auth.deps import CSRF_COOKIE, CurrentUser
 from taskboard.auth.errors import InvalidCredentials, InvalidToken
 from taskboard.auth.schemas import Credentials, PasswordChange, RefreshRequest, TokenPair
 from taskboard.core import ratelimit
@@ -34,6 +36,19 @@ async def _limit_ip(redis: RedisDep, settings: Settings, request: Request, actio
     )
 
 
+def set_csrf_cookie(response: Response, *, max_age: int, secure: bool) -> None:
+    """The token a cookie-authenticated write must echo (deps.check_csrf)."""
+    response.set_cookie(
+        CSRF_COOKIE,
+        secrets.token_urlsafe(32),
+        max_age=max_age,
+        httponly=False,  # the page's script reads it to echo it
+        secure=secure,
+        samesite="strict",
+        path="/",
+    )
+
+
 def _set_cookie(response: Response, settings: Settings, tokens: TokenPair) -> None:
     response.set_cookie(
         settings.access_cookie_name,
@@ -44,6 +59,7 @@ def _set_cookie(response: Response, settings: Settings, tokens: TokenPair) -> No
         samesite="lax",
         path="/",
     )
+    set_csrf_cookie(response, max_age=tokens.expires_in, secure=settings.cookie_secure)
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
@@ -92,6 +108,7 @@ async def logout(
     """End this session: its refresh and access tokens stop working and its sockets close."""
     await service.logout(uow, token=data.refresh_token, settings=settings, redis=redis)
     response.delete_cookie(settings.access_cookie_name, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
@@ -101,6 +118,7 @@ async def logout_all(
     """End every session of the account, on every device, this one included."""
     await service.logout_everywhere(uow, principal, settings=settings, redis=redis)
     response.delete_cookie(settings.access_cookie_name, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
 
 
 async def _account(uow: UoW, principal: CurrentUser) -> User:

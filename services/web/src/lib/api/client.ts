@@ -1,0 +1,60 @@
+// Calls to /api/v1 with the session cookie (HttpOnly: this code never sees the token). Every
+// state-changing request carries the CSRF token the API set beside the cookie, and every
+// refusal comes back as the API's problem+json, thrown as a `Problem`.
+import type { components } from "./schema";
+
+export type ProblemBody = components["schemas"]["Problem"];
+
+export class Problem extends Error {
+  readonly status: number;
+  readonly body: ProblemBody;
+  constructor(status: number, body: ProblemBody) {
+    super(body.detail || body.title || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+const CSRF_COOKIE = "taskboard_csrf";
+
+function csrfToken(): string {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === CSRF_COOKIE) return decodeURIComponent(value.join("="));
+  }
+  return "";
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  idempotencyKey?: string;
+  ifMatch?: number;
+}
+
+export async function api<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.idempotencyKey) headers["Idempotency-Key"] = options.idempotencyKey;
+  if (options.ifMatch !== undefined) headers["If-Match"] = `"${options.ifMatch}"`;
+  const response = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  if (response.status === 204) return undefined as T;
+  const payload = await response.json().catch(() => ({ title: response.statusText }));
+  if (!response.ok) throw new Problem(response.status, payload as ProblemBody);
+  return payload as T;
+}
+
+/** The first field error's message, else the problem's detail: what a person reads. */
+export function explain(error: unknown): string {
+  if (error instanceof Problem) {
+    const field = error.body.errors?.[0];
+    if (field) return `${field.field}: ${field.message}`;
+    return error.message;
+  }
+  return "The server could not be reached. Check your connection and try again.";
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import { BoardState, type Snapshot, type Task } from "./board";
+
+function task(id: string, status: string, position: string, title = id): Task {
+  return {
+    id,
+    board_id: "b1",
+    status,
+    position,
+    title,
+    description: "",
+    priority: "none",
+    assignee_ids: [],
+    labels: [],
+    start_at: null,
+    due_at: null,
+    version: 1,
+    created_at: "2026-12-03T00:00:00Z",
+    updated_at: "2026-12-03T00:00:00Z",
+    created_by: null,
+    updated_by: null,
+    deleted_at: null,
+  } as Task;
+}
+
+function snapshot(seq: number, tasks: Task[] = []): Snapshot {
+  return {
+    id: "b1",
+    name: "Board",
+    description: "",
+    role: "owner",
+    seq,
+    epoch: "e1",
+    created_at: "2026-12-03T00:00:00Z",
+    updated_at: "2026-12-03T00:00:00Z",
+    columns: [
+      { id: "c2", key: "done", name: "Done", position: "b", wip_limit: null },
+      { id: "c1", key: "todo", name: "To do", position: "a", wip_limit: null },
+    ],
+    labels: [],
+    members: [],
+    tasks,
+  } as Snapshot;
+}
+
+const created = (seq: number, t: Task) => ({ seq, event: "task.created", data: { task: t } });
+
+describe("BoardState", () => {
+  it("orders columns and tasks by position", () => {
+    const state = new BoardState(snapshot(3, [task("x", "todo", "a1"), task("y", "todo", "a0")]));
+    expect(state.columns.map((c) => c.key)).toEqual(["todo", "done"]);
+    expect(state.column("todo").map((t) => t.id)).toEqual(["y", "x"]);
+  });
+
+  it("applies the next seq and moves the board's seq", () => {
+    const state = new BoardState(snapshot(3));
+    expect(state.apply(created(4, task("a", "todo", "a0")))).toBe("applied");
+    expect(state.seq).toBe(4);
+    expect(state.column("todo").map((t) => t.id)).toEqual(["a"]);
+  });
+
+  it("ignores events at or below its seq (duplicates and replays)", () => {
+    const state = new BoardState(snapshot(3));
+    state.apply(created(4, task("a", "todo", "a0", "first")));
+    expect(state.apply(created(4, task("a", "todo", "a0", "again")))).toBe("duplicate");
+    expect(state.apply(created(2, task("old", "todo", "a1")))).toBe("duplicate");
+    expect(state.column("todo").map((t) => t.title)).toEqual(["first"]);
+    expect(state.seq).toBe(4);
+  });
+
+  it("reports a gap without applying anything past it", () => {
+    const state = new BoardState(snapshot(3));
+    expect(state.apply(created(5, task("a", "todo", "a0")))).toBe("gap");
+    expect(state.seq).toBe(3);
+    expect(state.column("todo")).toEqual([]);
+  });
+
+  it("moves and deletes tasks by their events", () => {
+    const state = new BoardState(snapshot(1, [task("a", "todo", "a0")]));
+    state.apply({ seq: 2, event: "task.moved", data: { task: task("a", "done", "a0") } });
+    expect(state.column("todo")).toEqual([]);
+    expect(state.column("done").map((t) => t.id)).toEqual(["a"]);
+    state.apply({ seq: 3, event: "task.deleted", data: { task: task("a", "done", "a0") } });
+    expect(state.column("done")).toEqual([]);
+  });
+
+  it("shows a pending create at once and drops it when settled", () => {
+    const state = new BoardState(snapshot(1));
+    state.propose({
+      key: "k1",
+      taskId: "tmp-1",
+      apply: (tasks) => tasks.set("tmp-1", task("tmp-1", "todo", "a0", "mine")),
+    });
+    expect(state.column("todo").map((t) => t.title)).toEqual(["mine"]);
+    expect(state.isPending("tmp-1")).toBe(true);
+    // Its event arrives: the real task is confirmed, the placeholder goes.
+    state.apply(created(2, task("real", "todo", "a0", "mine")));
+    state.settle("k1");
+    expect(state.column("todo").map((t) => t.id)).toEqual(["real"]);
+    expect(state.isPending("tmp-1")).toBe(false);
+  });
+
+  it("rolls a refused mutation back to the confirmed state", () => {
+    const state = new BoardState(snapshot(1, [task("a", "todo", "a0")]));
+    state.propose({
+      key: "k2",
+      taskId: "a",
+      apply: (tasks) => tasks.set("a", { ...tasks.get("a")!, status: "done" }),
+    });
+    expect(state.column("done").map((t) => t.id)).toEqual(["a"]);
+    state.settle("k2"); // the server said no
+    expect(state.column("todo").map((t) => t.id)).toEqual(["a"]);
+    expect(state.column("done")).toEqual([]);
+  });
+
+  it("places a move between its new neighbours, leaving the task itself out", () => {
+    const state = new BoardState(
+      snapshot(1, [task("a", "todo", "a0"), task("b", "todo", "a1"), task("c", "done", "a0")]),
+    );
+    // To the top of "done": before c.
+    const top = state.placement("a", "done", 0);
+    expect(top).toMatchObject({ status: "done", afterId: null, beforeId: "c" });
+    expect(top.position < "a0").toBe(true);
+    // Down one within its own column: after b, nothing below.
+    const down = state.placement("a", "todo", 1);
+    expect(down).toMatchObject({ status: "todo", afterId: "b", beforeId: null });
+    expect(down.position > "a1").toBe(true);
+    // An index past the end means the end.
+    expect(state.placement("a", "done", 99)).toMatchObject({ afterId: "c", beforeId: null });
+  });
+});

@@ -1,0 +1,130 @@
+// The board store: a snapshot, then the board's events applied strictly by seq, and the
+// user's own mutations shown at once as pending until their event arrives (or they fail).
+// Pure: no fetch, no socket, no DOM; the page wires those in, the unit tests drive it alone.
+import { generateKeyBetween } from "fractional-indexing";
+import type { components } from "../api/schema";
+
+export type Snapshot = components["schemas"]["BoardSnapshot"];
+export type Task = components["schemas"]["TaskRead"];
+export type Column = components["schemas"]["ColumnRead"];
+
+export interface BoardEvent {
+  seq: number;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** A mutation of ours not yet seen in the event log: shown as if done, undone if refused. */
+export interface Pending {
+  key: string; // the request's Idempotency-Key
+  taskId: string; // the task it shows (a temporary id for a create)
+  apply: (tasks: Map<string, Task>) => void;
+}
+
+export type Applied = "applied" | "duplicate" | "gap";
+
+export interface Placement {
+  status: string;
+  afterId: string | null;
+  beforeId: string | null;
+  position: string;
+}
+
+export class BoardState {
+  readonly id: string;
+  name: string;
+  epoch: string;
+  seq: number;
+  columns: Column[];
+  private confirmed = new Map<string, Task>(); // what the log says
+  private pending: Pending[] = [];
+
+  constructor(snapshot: Snapshot) {
+    this.id = snapshot.id;
+    this.name = snapshot.name;
+    this.epoch = snapshot.epoch;
+    this.seq = snapshot.seq;
+    this.columns = [...snapshot.columns].sort(byPosition);
+    for (const task of snapshot.tasks) this.confirmed.set(task.id, task);
+  }
+
+  /** Apply one event: only the next seq is applied; an older one is a duplicate; a later one
+   * means events were missed and the caller must reload the snapshot (`gap`). */
+  apply(event: BoardEvent): Applied {
+    if (event.seq <= this.seq) return "duplicate";
+    if (event.seq !== this.seq + 1) return "gap";
+    this.seq = event.seq;
+    const task = event.data.task as Task | undefined;
+    switch (event.event) {
+      case "task.created":
+      case "task.updated":
+      case "task.moved":
+      case "task.restored":
+        if (task) this.confirmed.set(task.id, task);
+        break;
+      case "task.deleted":
+        if (task) this.confirmed.delete(task.id);
+        break;
+      case "board.updated":
+        if (typeof event.data.name === "string") this.name = event.data.name;
+        break;
+      default:
+        break; // columns, labels, members, comments: shown by later slices
+    }
+    return "applied";
+  }
+
+  /** Show a mutation at once; `settle` removes it when its event arrived or it was refused. */
+  propose(mutation: Pending): void {
+    this.pending.push(mutation);
+  }
+
+  settle(key: string): void {
+    this.pending = this.pending.filter((p) => p.key !== key);
+  }
+
+  /** The task as the event log last said it was (no pending change of ours on it). */
+  confirmedTask(taskId: string): Task | undefined {
+    return this.confirmed.get(taskId);
+  }
+
+  isPending(taskId: string): boolean {
+    return this.pending.some((p) => p.taskId === taskId);
+  }
+
+  /** The tasks as the user sees them: confirmed, then every pending mutation in order. */
+  tasks(): Map<string, Task> {
+    const view = new Map(this.confirmed);
+    for (const mutation of this.pending) mutation.apply(view);
+    return view;
+  }
+
+  /** Where a task dropped at `index` of column `status` goes: its neighbours there (the task
+   * itself left out) as the API's `after_id`/`before_id`, and the position to show meanwhile. */
+  placement(taskId: string, status: string, index: number): Placement {
+    const others = this.column(status).filter((t) => t.id !== taskId);
+    const at = Math.max(0, Math.min(index, others.length));
+    const after = others[at - 1];
+    const before = others[at];
+    let position: string;
+    try {
+      position = generateKeyBetween(after?.position ?? null, before?.position ?? null);
+    } catch {
+      position = `${after?.position ?? ""}~`; // keys the library did not make: still after
+    }
+    return { status, afterId: after?.id ?? null, beforeId: before?.id ?? null, position };
+  }
+
+  /** One column's live tasks in board order. */
+  column(key: string): Task[] {
+    return [...this.tasks().values()]
+      .filter((t) => t.status === key && !t.deleted_at)
+      .sort(byPosition);
+  }
+}
+
+function byPosition(a: { position: string; id: string }, b: { position: string; id: string }) {
+  // Fractional-index keys compare as plain strings (code-unit order), never by locale.
+  if (a.position !== b.position) return a.position < b.position ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}

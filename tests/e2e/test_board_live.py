@@ -1,0 +1,82 @@
+"""Two people at two browsers on one board: each sees the other's cards arrive live."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from tests.e2e.conftest import Browsers
+from tests.e2e.steps import (
+    LIVE,
+    add_card,
+    add_member,
+    as_user,
+    card,
+    create_account,
+    new_board,
+    open_board,
+)
+
+
+async def test_two_people_see_each_others_cards_live(browsers: Browsers, site: str) -> None:
+    ada = await browsers.open()
+    ada_email = await create_account(ada, "Ada")
+    board_id = await new_board(ada, "Launch")
+
+    grace = await browsers.open()
+    grace_email = await create_account(grace, "Grace")
+    await add_member(site, ada_email, grace_email, board_id)
+    await grace.reload()
+    await grace.get_by_role("link", name="Launch").click()
+    await expect(grace.get_by_role("list", name="To do")).to_be_visible()
+    await expect(grace.get_by_text("Live", exact=True)).to_be_visible()
+
+    # Ada's card: hers at once, Grace's live.
+    await add_card(ada, "To do", "Write the spec")
+    await expect(card(ada, "To do", "Write the spec")).to_be_visible()
+    await expect(card(grace, "To do", "Write the spec")).to_be_visible(timeout=LIVE)
+
+    # And back the other way, into another column.
+    await add_card(grace, "In progress", "Review the spec")
+    await expect(card(ada, "In progress", "Review the spec")).to_be_visible(timeout=LIVE)
+    await expect(card(ada, "To do", "Review the spec")).to_have_count(0)
+
+    # Each card once, for both: the optimistic card gave way to the real one.
+    for page in (ada, grace):
+        await expect(page.get_by_role("listitem", name="Write the spec")).to_have_count(1)
+        await expect(page.get_by_role("listitem", name="Review the spec")).to_have_count(1)
+    # A reload shows the same board (what was seen live was written).
+    await grace.reload()
+    await expect(card(grace, "To do", "Write the spec")).to_be_visible()
+    await expect(card(grace, "In progress", "Review the spec")).to_be_visible()
+    assert browsers.errors == []
+
+
+async def test_sign_in_refusal_is_shown(browsers: Browsers) -> None:
+    page = await browsers.open()
+    await page.get_by_label("Email").fill("nobody@example.com")
+    await page.get_by_label("Password").fill("wrong password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Invalid email or password")
+    assert browsers.errors == []
+
+
+async def test_a_removed_member_s_board_closes(browsers: Browsers, site: str) -> None:
+    ada = await browsers.open()
+    ada_email = await create_account(ada, "Ada")
+    board_id = await new_board(ada, "Private")
+    grace = await browsers.open()
+    grace_email = await create_account(grace, "Grace")
+    await add_member(site, ada_email, grace_email, board_id)
+    await open_board(grace, "Private")
+    async with as_user(site, grace_email) as http:
+        grace_id = (await http.get("/me")).json()["id"]
+    async with as_user(site, ada_email) as http:
+        removed = await http.delete(f"/boards/{board_id}/members/{grace_id}")
+        assert removed.status_code == 204, removed.text
+    await expect(grace.get_by_role("alert")).to_have_text(
+        "You were removed from this board.", timeout=LIVE
+    )
+    await expect(grace.get_by_role("heading", name="Private")).to_have_count(0)
+    # Ada's view goes on.
+    await add_card(ada, "To do", "Still here")
+    await expect(card(ada, "To do", "Still here")).to_be_visible()
