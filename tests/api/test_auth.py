@@ -210,3 +210,72 @@ async def test_cookie_authenticated_writes_need_the_csrf_token(api: ApiClient) -
     bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
     plain = await api.request("POST", f"{API}/boards", json={"name": "C"}, headers=bearer)
     assert plain.status_code == 201, plain.text
+
+
+async def test_a_browser_session_renews_and_ends_through_its_cookies(api: ApiClient) -> None:
+    email = f"cookies-{uuid.uuid4().hex[:8]}@example.com"
+    made = await api.request(
+        "POST",
+        f"{API}/auth/register",
+        json={"email": email, "password": "password123", "display_name": "Cookies"},
+    )
+    assert made.status_code == 201, made.text
+    login = await api.request(
+        "POST", f"{API}/auth/login", json={"email": email, "password": "password123"}
+    )
+    assert login.status_code == 200, login.text
+    refresh_cookie = next(
+        c for c in login.headers.get_list("set-cookie") if c.startswith("taskboard_refresh=")
+    )
+    # Script cannot read it, and the browser sends it only to /auth (refresh and logout).
+    assert "HttpOnly" in refresh_cookie
+    assert "Path=/api/v1/auth" in refresh_cookie
+    assert "SameSite=strict" in refresh_cookie
+    jar = {name: login.cookies[name] for name in ("taskboard_refresh", "taskboard_csrf")}
+    api.http.cookies.clear()
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+
+    # No body: the cookie is the refresh token, and it needs the CSRF header like any write.
+    refused = await api.request("POST", f"{API}/auth/refresh", headers={"Cookie": cookie})
+    assert refused.status_code == 403, refused.text
+    csrf = {"Cookie": cookie, "X-CSRF-Token": jar["taskboard_csrf"]}
+    renewed = await api.request("POST", f"{API}/auth/refresh", headers=csrf)
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.cookies["taskboard_access"]
+    assert renewed.cookies["taskboard_refresh"] != jar["taskboard_refresh"]  # rotated
+    me = await api.request(
+        "GET",
+        f"{API}/me",
+        headers={"Cookie": f"taskboard_access={renewed.cookies['taskboard_access']}"},
+    )
+    assert me.status_code == 200, me.text
+    # The spent refresh cookie is refused (and ends the family, as a replayed token does).
+    replayed = await api.request("POST", f"{API}/auth/refresh", headers=csrf)
+    assert replayed.status_code == 401, replayed.text
+    api.http.cookies.clear()
+
+    # Logout by cookie: the session ends and every cookie is cleared.
+    again = await api.request(
+        "POST", f"{API}/auth/login", json={"email": email, "password": "password123"}
+    )
+    jar = {name: again.cookies[name] for name in ("taskboard_refresh", "taskboard_csrf")}
+    api.http.cookies.clear()
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    out = await api.request(
+        "POST",
+        f"{API}/auth/logout",
+        headers={"Cookie": cookie, "X-CSRF-Token": jar["taskboard_csrf"]},
+    )
+    assert out.status_code == 204, out.text
+    cleared = " ".join(out.headers.get_list("set-cookie"))
+    for name in ("taskboard_access", "taskboard_refresh", "taskboard_csrf"):
+        assert f'{name}=""' in cleared
+    after = await api.request(
+        "POST", f"{API}/auth/refresh", json={"refresh_token": jar["taskboard_refresh"]}
+    )
+    assert after.status_code == 401
+    # Neither body nor cookie: a clear refusal.
+    api.http.cookies.clear()
+    nothing = await api.request("POST", f"{API}/auth/refresh")
+    assert nothing.status_code == 401
+    assert "refresh cookie" in nothing.json()["detail"]

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Body, Request, Response, status
 
 from taskboard.auth import service
-from taskboard.auth.deps import CSRF_COOKIE, CurrentUser
-from taskboard.auth.errors import InvalidCredentials, InvalidToken
+from taskboard.auth.deps import CSRF_COOKIE, CurrentUser, check_csrf
+from taskboard.auth.errors import InvalidCredentials, InvalidRefreshToken, InvalidToken
 from taskboard.auth.schemas import Credentials, PasswordChange, RefreshRequest, TokenPair
 from taskboard.core import ratelimit
 from taskboard.core.config import Settings
@@ -36,6 +37,10 @@ async def _limit_ip(redis: RedisDep, settings: Settings, request: Request, actio
     )
 
 
+REFRESH_COOKIE = "taskboard_refresh"
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+
+
 def set_csrf_cookie(response: Response, *, max_age: int, secure: bool) -> None:
     """The token a cookie-authenticated write must echo (deps.check_csrf)."""
     response.set_cookie(
@@ -50,6 +55,9 @@ def set_csrf_cookie(response: Response, *, max_age: int, secure: bool) -> None:
 
 
 def _set_cookie(response: Response, settings: Settings, tokens: TokenPair) -> None:
+    """The session in cookies, for a browser: the access token (every path), the refresh token
+    (HttpOnly, sent only to /auth, so only a refresh or a logout ever carries it) and the CSRF
+    token a cookie-authenticated write must echo. The last two live as long as the session."""
     response.set_cookie(
         settings.access_cookie_name,
         tokens.access_token,
@@ -59,7 +67,37 @@ def _set_cookie(response: Response, settings: Settings, tokens: TokenPair) -> No
         samesite="lax",
         path="/",
     )
-    set_csrf_cookie(response, max_age=tokens.expires_in, secure=settings.cookie_secure)
+    response.set_cookie(
+        REFRESH_COOKIE,
+        tokens.refresh_token,
+        max_age=settings.refresh_token_ttl_seconds,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="strict",
+        path=REFRESH_COOKIE_PATH,
+    )
+    set_csrf_cookie(
+        response, max_age=settings.refresh_token_ttl_seconds, secure=settings.cookie_secure
+    )
+
+
+def _clear_cookies(response: Response, settings: Settings) -> None:
+    response.delete_cookie(settings.access_cookie_name, path="/")
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+def _refresh_token(request: Request, data: RefreshRequest | None) -> str:
+    """From the body (API clients) or the refresh cookie (a browser: then CSRF-checked)."""
+    if data is not None:
+        return str(data.refresh_token)
+    cookie = request.cookies.get(REFRESH_COOKIE)
+    if not cookie:
+        raise InvalidRefreshToken(
+            "Send {'refresh_token': ...} in the body, or the refresh cookie login set"
+        )
+    check_csrf(request)
+    return cookie
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
@@ -94,21 +132,35 @@ async def login(
 
 @router.post("/refresh")
 async def refresh(
-    data: RefreshRequest, response: Response, uow: UoW, settings: SettingsDep, redis: RedisDep
+    request: Request,
+    response: Response,
+    uow: UoW,
+    settings: SettingsDep,
+    redis: RedisDep,
+    data: Annotated[RefreshRequest | None, Body()] = None,
 ) -> TokenPair:
-    tokens = await service.refresh(uow, token=data.refresh_token, settings=settings, redis=redis)
+    """A new token pair for a refresh token (which is then spent). A browser sends no body:
+    its refresh cookie is used, with the CSRF header."""
+    token = _refresh_token(request, data)
+    tokens = await service.refresh(uow, token=token, settings=settings, redis=redis)
     _set_cookie(response, settings, tokens)
     return tokens
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    data: RefreshRequest, response: Response, uow: UoW, settings: SettingsDep, redis: RedisDep
+    request: Request,
+    response: Response,
+    uow: UoW,
+    settings: SettingsDep,
+    redis: RedisDep,
+    data: Annotated[RefreshRequest | None, Body()] = None,
 ) -> None:
-    """End this session: its refresh and access tokens stop working and its sockets close."""
-    await service.logout(uow, token=data.refresh_token, settings=settings, redis=redis)
-    response.delete_cookie(settings.access_cookie_name, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    """End this session: its refresh and access tokens stop working and its sockets close. A
+    browser sends no body: its refresh cookie names the session."""
+    token = _refresh_token(request, data)
+    await service.logout(uow, token=token, settings=settings, redis=redis)
+    _clear_cookies(response, settings)
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
@@ -117,8 +169,7 @@ async def logout_all(
 ) -> None:
     """End every session of the account, on every device, this one included."""
     await service.logout_everywhere(uow, principal, settings=settings, redis=redis)
-    response.delete_cookie(settings.access_cookie_name, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    _clear_cookies(response, settings)
 
 
 async def _account(uow: UoW, principal: CurrentUser) -> User:

@@ -1,5 +1,6 @@
 // One socket to /ws for the open board: authenticated by the session cookie, subscribed with
 // the seq the page already holds, and reconnected (resuming from that seq) when it drops.
+import { refreshSession } from "./api/client";
 import type { BoardEvent } from "./store/board";
 
 export interface LiveHandlers {
@@ -42,8 +43,16 @@ export class LiveBoard {
     socket.onclose = (close) => {
       if (this.socket !== socket) return;
       this.on.status(false);
-      if (this.stopped || close.code === 4003 || close.code === 4001) {
-        if (!this.stopped) this.on.closed("Your session ended. Sign in again.");
+      if (this.stopped) return;
+      if (close.code === 4003) {
+        this.on.closed("Your session ended. Sign in again.");
+        return;
+      }
+      if (close.code === 4001 || close.code === 4004) {
+        // The access token expired: renew it (the cookie), then resume where we were.
+        void refreshSession().then((renewed) =>
+          renewed ? this.connect() : this.on.closed("Your session ended. Sign in again."),
+        );
         return;
       }
       // Back off, with jitter, so a restarted pod is not met by every client at once.

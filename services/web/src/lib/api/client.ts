@@ -31,7 +31,34 @@ export interface RequestOptions {
   ifMatch?: number;
 }
 
+let refreshing: Promise<boolean> | null = null;
+
+/** A new access cookie from the refresh cookie (HttpOnly too); one at a time, shared by every
+ * caller that met an expired session meanwhile. False: the session is over. */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= fetch("/api/v1/auth/refresh", {
+    method: "POST",
+    headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
+    credentials: "same-origin",
+  })
+    .then((response) => response.ok)
+    .catch(() => false)
+    .finally(() => (refreshing = null));
+  return refreshing;
+}
+
 export async function api<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  try {
+    return await send<T>(method, path, options);
+  } catch (error) {
+    // The access cookie lives minutes, the refresh cookie days: renew once, then ask again.
+    const expired = error instanceof Problem && error.status === 401;
+    if (!expired || path.startsWith("/auth/") || !(await refreshSession())) throw error;
+    return send<T>(method, path, options);
+  }
+}
+
+async function send<T>(method: string, path: string, options: RequestOptions): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
   if (options.body !== undefined) headers["Content-Type"] = "application/json";

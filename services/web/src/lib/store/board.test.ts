@@ -128,4 +128,48 @@ describe("BoardState", () => {
     // An index past the end means the end.
     expect(state.placement("a", "done", 99)).toMatchObject({ afterId: "c", beforeId: null });
   });
+
+  it("replaces a pending create by its own event, even before the response", () => {
+    const state = new BoardState(snapshot(1), "me");
+    const mine = (id: string, title: string, by: string | null) => ({
+      ...task(id, "todo", "a0", title),
+      created_by: by,
+    });
+    for (const key of ["k1", "k2"]) {
+      state.propose({
+        key,
+        taskId: `tmp-${key}`,
+        creates: { title: "Same", status: "todo" },
+        apply: (tasks) => tasks.set(`tmp-${key}`, task(`tmp-${key}`, "todo", "z", "Same")),
+      });
+    }
+    // A teammate's card of the same title is not ours: both placeholders stay.
+    state.apply({ seq: 2, event: "task.created", data: { task: mine("theirs", "Same", "other") } });
+    expect(state.column("todo")).toHaveLength(3);
+    // Ours arrive: each takes the place of one placeholder, oldest first; never shown twice.
+    state.apply({ seq: 3, event: "task.created", data: { task: mine("r1", "Same", "me") } });
+    expect(state.column("todo").map((t) => t.id)).toEqual(["r1", "theirs", "tmp-k2"]);
+    state.apply({ seq: 4, event: "task.created", data: { task: mine("r2", "Same", "me") } });
+    expect(state.column("todo").map((t) => t.id).sort()).toEqual(["r1", "r2", "theirs"]);
+    // The responses settle keys already gone: nothing changes.
+    state.settle("k1");
+    state.settle("k2");
+    expect(state.column("todo")).toHaveLength(3);
+  });
+
+  it("keeps pending changes over a reloaded snapshot", () => {
+    const state = new BoardState(snapshot(1, [task("a", "todo", "a0")]), "me");
+    state.propose({
+      key: "k",
+      taskId: "a",
+      apply: (tasks) => tasks.set("a", { ...tasks.get("a")!, status: "done" }),
+    });
+    const reloaded = state.rebased(snapshot(7, [task("a", "todo", "a0"), task("b", "todo", "a1")]));
+    expect(reloaded.seq).toBe(7);
+    expect(reloaded.column("done").map((t) => t.id)).toEqual(["a"]);
+    expect(reloaded.column("todo").map((t) => t.id)).toEqual(["b"]);
+    reloaded.settle("k");
+    expect(reloaded.column("todo").map((t) => t.id)).toEqual(["a", "b"]);
+  });
 });
+

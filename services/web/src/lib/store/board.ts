@@ -19,6 +19,9 @@ export interface Pending {
   key: string; // the request's Idempotency-Key
   taskId: string; // the task it shows (a temporary id for a create)
   apply: (tasks: Map<string, Task>) => void;
+  /** For a create: what its task will look like, so that its event (which may come before
+   * the response) replaces the placeholder at once instead of showing the card twice. */
+  creates?: { title: string; status: string };
 }
 
 export type Applied = "applied" | "duplicate" | "gap";
@@ -39,7 +42,11 @@ export class BoardState {
   private confirmed = new Map<string, Task>(); // what the log says
   private pending: Pending[] = [];
 
-  constructor(snapshot: Snapshot) {
+  /** `me`: the viewer's user id (their own creates are matched to their events). */
+  constructor(
+    snapshot: Snapshot,
+    private readonly me: string | null = null,
+  ) {
     this.id = snapshot.id;
     this.name = snapshot.name;
     this.epoch = snapshot.epoch;
@@ -57,6 +64,11 @@ export class BoardState {
     const task = event.data.task as Task | undefined;
     switch (event.event) {
       case "task.created":
+        if (task) {
+          this.confirmed.set(task.id, task);
+          this.replacePlaceholder(task);
+        }
+        break;
       case "task.updated":
       case "task.moved":
       case "task.restored":
@@ -72,6 +84,22 @@ export class BoardState {
         break; // columns, labels, members, comments: shown by later slices
     }
     return "applied";
+  }
+
+  /** A fresh snapshot (after a gap or a resync) under the same pending changes. */
+  rebased(snapshot: Snapshot): BoardState {
+    const next = new BoardState(snapshot, this.me);
+    next.pending = [...this.pending];
+    return next;
+  }
+
+  /** The oldest pending create of ours that `task` fulfils gives way to it. */
+  private replacePlaceholder(task: Task): void {
+    if (task.created_by !== this.me) return;
+    const index = this.pending.findIndex(
+      (p) => p.creates?.title === task.title && p.creates.status === task.status,
+    );
+    if (index >= 0) this.pending.splice(index, 1);
   }
 
   /** Show a mutation at once; `settle` removes it when its event arrived or it was refused. */
