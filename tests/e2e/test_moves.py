@@ -72,6 +72,8 @@ async def test_keyboard_move(browsers: Browsers, site: str) -> None:
     await ada.keyboard.press("Enter")
     for page in (ada, grace):
         await expect(titles(page, "To do")).to_have_text(["Three", "Two"], timeout=LIVE)
+    # Settled (the announcement of a later move would replace this one's, below).
+    await expect(ada.get_by_text("Moved “Two” to To do.")).to_be_attached(timeout=LIVE)
     await card(ada, "To do", "Three").get_by_role("button", name="Three", exact=True).focus()
     await ada.keyboard.press("Space")
     await ada.keyboard.press("ArrowLeft")

@@ -1,0 +1,99 @@
+"""A card's details: Markdown shown safely, edits sent with If-Match, and a conflicting edit
+never lost: the 412 shows both versions and the editor chooses."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+from tests.e2e.conftest import Browsers
+from tests.e2e.steps import (
+    LIVE,
+    add_card,
+    add_member,
+    card,
+    create_account,
+    new_board,
+    open_board,
+)
+
+
+async def open_card(page: Page, column: str, title: str) -> None:
+    await card(page, column, title).get_by_role("button", name=title, exact=True).click()
+    await expect(page.get_by_role("dialog")).to_be_visible()
+
+
+async def edit_description(page: Page, text: str) -> None:
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Edit").click()
+    await dialog.get_by_label("Description").fill(text)
+
+
+async def test_a_conflicting_edit_offers_both_versions(browsers: Browsers, site: str) -> None:
+    ada = await browsers.open()
+    ada_email = await create_account(ada, "Ada")
+    board_id = await new_board(ada, "Specs")
+    await add_card(ada, "To do", "Spec")
+    grace = await browsers.open()
+    grace_email = await create_account(grace, "Grace")
+    await add_member(site, ada_email, grace_email, board_id)
+    await open_board(grace, "Specs")
+
+    # Grace starts editing; Ada saves first.
+    await open_card(grace, "To do", "Spec")
+    await edit_description(grace, "Grace's words")
+    await open_card(ada, "To do", "Spec")
+    await edit_description(ada, "Ada's **words**")
+    await ada.get_by_role("dialog").get_by_role("button", name="Save").click()
+    ada_view = ada.get_by_role("dialog").get_by_label("Description")
+    await expect(ada_view.locator("strong")).to_have_text("words")
+    # Grace's draft is untouched by the change arriving live.
+    await expect(grace.get_by_role("dialog").get_by_label("Description")).to_have_value(
+        "Grace's words"
+    )
+
+    await grace.get_by_role("dialog").get_by_role("button", name="Save").click()
+    conflict = grace.get_by_role("alert")
+    await expect(conflict).to_contain_text("Someone else changed this card")
+    await expect(conflict.get_by_role("region", name="Their version")).to_contain_text(
+        "Ada's words"
+    )
+    await expect(conflict.get_by_role("region", name="Your version")).to_contain_text(
+        "Grace's words"
+    )
+    await conflict.get_by_role("button", name="Keep mine").click()
+    for page in (grace, ada):
+        description = page.get_by_role("dialog").get_by_label("Description")
+        await expect(description).to_have_text("Grace's words", timeout=LIVE)
+    assert all("status of 412" in error for error in browsers.errors), browsers.errors
+
+
+async def test_taking_theirs_and_markdown_shown_safely(browsers: Browsers, site: str) -> None:
+    ada = await browsers.open()
+    ada_email = await create_account(ada, "Ada")
+    board_id = await new_board(ada, "Safe")
+    await add_card(ada, "To do", "Risky")
+    grace = await browsers.open()
+    grace_email = await create_account(grace, "Grace")
+    await add_member(site, ada_email, grace_email, board_id)
+    await open_board(grace, "Safe")
+    await open_card(grace, "To do", "Risky")
+    await edit_description(grace, "mine")
+
+    hostile = (
+        "Hello <img src=x onerror=\"document.title='owned'\"> "
+        "<script>document.title='owned'</script> [link](javascript:alert(1)) *ok*"
+    )
+    await open_card(ada, "To do", "Risky")
+    await edit_description(ada, hostile)
+    await ada.get_by_role("dialog").get_by_role("button", name="Save").click()
+
+    await grace.get_by_role("dialog").get_by_role("button", name="Save").click()
+    await grace.get_by_role("alert").get_by_role("button", name="Take theirs").click()
+    shown = grace.get_by_role("dialog").get_by_label("Description")
+    await expect(shown.locator("em")).to_have_text("ok", timeout=LIVE)
+    html = await shown.inner_html()
+    assert "onerror" not in html
+    assert "<script" not in html
+    assert "javascript:" not in html
+    assert await grace.title() == "taskboard"
+    assert await ada.title() == "taskboard"
