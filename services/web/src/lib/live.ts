@@ -25,17 +25,28 @@ export class LiveBoard {
 
   start(): void {
     this.stopped = false;
+    addEventListener("online", this.reconnectNow);
     this.connect();
   }
 
   stop(): void {
     this.stopped = true;
+    removeEventListener("online", this.reconnectNow);
     clearTimeout(this.timer);
     this.socket?.close(1000);
     this.socket = null;
   }
 
+  /** Back online: no need to wait out the backoff. */
+  private readonly reconnectNow = (): void => {
+    if (this.stopped || this.socket?.readyState === WebSocket.OPEN) return;
+    clearTimeout(this.timer);
+    this.retry = 0;
+    this.connect();
+  };
+
   private connect(): void {
+    this.socket?.close();
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws`);
     this.socket = socket;

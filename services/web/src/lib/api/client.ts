@@ -1,6 +1,7 @@
 // Calls to /api/v1 with the session cookie (HttpOnly: this code never sees the token). Every
 // state-changing request carries the CSRF token the API set beside the cookie, and every
 // refusal comes back as the API's problem+json, thrown as a `Problem`.
+import { Outbox } from "./offline";
 import type { components } from "./schema";
 
 export type ProblemBody = components["schemas"]["Problem"];
@@ -47,7 +48,36 @@ export function refreshSession(): Promise<boolean> {
   return refreshing;
 }
 
+/** Changes made offline, sent in order when the browser is back online. */
+export const outbox = new Outbox();
+
+/** A fetch that never reached the server (no network), as opposed to an answer. */
+export function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError || (error instanceof Problem && error.status === 0);
+}
+
+if (typeof window !== "undefined") {
+  window.addEventListener("online", () => void outbox.drain(isNetworkError));
+}
+
 export async function api<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  // Reads, and signing in or out, are answered now or fail: only changes wait.
+  if (method === "GET" || path.startsWith("/auth/")) return withRenewal<T>(method, path, options);
+  // A change goes through the outbox whenever something already waits there (order is
+  // kept) or the network is known to be down; otherwise it is sent, and queued if the
+  // network turns out to be gone.
+  if (outbox.size > 0 || !navigator.onLine) {
+    return outbox.hold(() => withRenewal<T>(method, path, options));
+  }
+  try {
+    return await withRenewal<T>(method, path, options);
+  } catch (error) {
+    if (!isNetworkError(error)) throw error;
+    return outbox.hold(() => withRenewal<T>(method, path, options));
+  }
+}
+
+async function withRenewal<T>(method: string, path: string, options: RequestOptions): Promise<T> {
   try {
     return await send<T>(method, path, options);
   } catch (error) {
