@@ -5,9 +5,12 @@ docs/benchmarks.md's job, on a quiet machine)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,3 +90,24 @@ def test_bench_worker_runs_and_everything_arrives() -> None:
     assert report["notify"]["notifications"] > 0
     assert report["reminders"]["emails"] == report["reminders"]["reminders"] > 0
     assert report["webhooks"]["deliveries"] == report["webhooks"]["events"] > 0
+
+
+def test_bench_web_measures_a_board_in_chromium() -> None:
+    result = _run("loadtests/bench_web.py", "--cards", "60", "--repeat", "1")
+    if "needs Debian's chromium" in result.stdout + result.stderr and not os.environ.get("CI"):
+        pytest.skip("no chromium on PATH (`make browser` installs Debian's, as root)")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    assert report["cards"] == 60
+    assert report["navigation_to_usable"]["median_ms"] > 0
+    assert report["frame_to_card_in_page"]["median_ms"] >= 0
+    assert report["bundle"]["board_js_gzip_kib"] > 0
+
+
+def test_screenshots_script_writes_the_readme_images(tmp_path: Path) -> None:
+    result = _run("loadtests/screenshots.py", "--out", str(tmp_path))
+    if "needs Debian's chromium" in result.stdout + result.stderr and not os.environ.get("CI"):
+        pytest.skip("no chromium on PATH (`make browser` installs Debian's, as root)")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in ("sign-in", "board", "card-detail"):
+        assert (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
