@@ -14,7 +14,7 @@ LIVE = 15_000  # ms: a generous bound for a busy machine, not a measurement
 
 
 async def create_account(page: Page, name: str) -> str:
-    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+    email = f"{name.lower().replace(' ', '.')}-{uuid.uuid4().hex[:8]}@example.com"
     await page.get_by_role("button", name="New here? Create account").click()
     await page.get_by_label("Display name").fill(name)
     await page.get_by_label("Email").fill(email)

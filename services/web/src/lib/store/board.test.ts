@@ -171,5 +171,26 @@ describe("BoardState", () => {
     reloaded.settle("k");
     expect(reloaded.column("todo").map((t) => t.id)).toEqual(["a", "b"]);
   });
+
+  it("keeps labels and members by their events, and says when it must ask for members", () => {
+    const state = new BoardState(snapshot(1));
+    state.apply({ seq: 2, event: "label.created", data: { id: "l1", name: "Bug", color: "#f00" } });
+    expect(state.labels.get("l1")?.name).toBe("Bug");
+    state.apply({ seq: 3, event: "label.updated", data: { id: "l1", name: "Defect", color: "#f00" } });
+    expect(state.labels.get("l1")?.name).toBe("Defect");
+    state.apply({ seq: 4, event: "label.deleted", data: { id: "l1" } });
+    expect(state.labels.size).toBe(0);
+    expect(state.membersStale).toBe(false);
+    state.apply({ seq: 5, event: "member.added", data: { user_id: "u9", role: "member" } });
+    expect(state.membersStale).toBe(true);
+    state.setMembers([
+      { user_id: "u9", display_name: "Nine", email: "n@x", role: "member", created_at: "" },
+    ]);
+    expect(state.membersStale).toBe(false);
+    state.apply({ seq: 6, event: "member.updated", data: { user_id: "u9", role: "admin" } });
+    expect(state.members.get("u9")?.role).toBe("admin");
+    state.apply({ seq: 7, event: "member.removed", data: { user_id: "u9" } });
+    expect(state.members.has("u9")).toBe(false);
+  });
 });
 

@@ -7,6 +7,8 @@ import type { components } from "../api/schema";
 export type Snapshot = components["schemas"]["BoardSnapshot"];
 export type Task = components["schemas"]["TaskRead"];
 export type Column = components["schemas"]["ColumnRead"];
+export type Member = components["schemas"]["MemberRead"];
+export type Label = components["schemas"]["LabelRead"];
 
 export interface BoardEvent {
   seq: number;
@@ -39,6 +41,10 @@ export class BoardState {
   epoch: string;
   seq: number;
   columns: Column[];
+  members = new Map<string, Member>();
+  labels = new Map<string, Label>();
+  /** Set when a member event named someone this state knows nothing of: reload the members. */
+  membersStale = false;
   private confirmed = new Map<string, Task>(); // what the log says
   private pending: Pending[] = [];
 
@@ -53,6 +59,8 @@ export class BoardState {
     this.seq = snapshot.seq;
     this.columns = [...snapshot.columns].sort(byPosition);
     for (const task of snapshot.tasks) this.confirmed.set(task.id, task);
+    for (const member of snapshot.members) this.members.set(member.user_id, member);
+    for (const label of snapshot.labels) this.labels.set(label.id, label);
   }
 
   /** Apply one event: only the next seq is applied; an older one is a duplicate; a later one
@@ -77,6 +85,31 @@ export class BoardState {
       case "task.deleted":
         if (task) this.confirmed.delete(task.id);
         break;
+      case "label.created":
+      case "label.updated":
+        this.labels.set(String(event.data.id), event.data as unknown as Label);
+        break;
+      case "label.deleted":
+        this.labels.delete(String(event.data.id));
+        break;
+      case "member.added":
+      case "member.updated": {
+        const known = this.members.get(String(event.data.user_id));
+        if (known) known.role = event.data.role as Member["role"];
+        else this.membersStale = true; // the event carries no name: ask for the list
+        break;
+      }
+      case "member.removed": {
+        // Removing a member also unassigns them everywhere on the board, in the same event.
+        const gone = String(event.data.user_id);
+        this.members.delete(gone);
+        for (const [id, t] of this.confirmed) {
+          if (t.assignee_ids.includes(gone)) {
+            this.confirmed.set(id, { ...t, assignee_ids: t.assignee_ids.filter((u) => u !== gone) });
+          }
+        }
+        break;
+      }
       case "board.updated":
         if (typeof event.data.name === "string") this.name = event.data.name;
         break;
@@ -84,6 +117,11 @@ export class BoardState {
         break; // columns, labels, members, comments: shown by later slices
     }
     return "applied";
+  }
+
+  setMembers(members: Member[]): void {
+    this.members = new Map(members.map((m) => [m.user_id, m]));
+    this.membersStale = false;
   }
 
   /** A fresh snapshot (after a gap or a resync) under the same pending changes. */

@@ -1,0 +1,97 @@
+"""Comments and replies on a card, seen live by a teammate with the card open; the card face
+shows labels, assignees and an overdue due date; the board shows who is viewing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from playwright.async_api import expect
+
+from tests.e2e.conftest import Browsers
+from tests.e2e.steps import (
+    LIVE,
+    add_card,
+    add_member,
+    as_user,
+    card,
+    create_account,
+    new_board,
+    open_board,
+)
+
+
+async def test_comments_and_replies_arrive_live(browsers: Browsers, site: str) -> None:
+    ada = await browsers.open()
+    ada_email = await create_account(ada, "Ada")
+    board_id = await new_board(ada, "Talk")
+    await add_card(ada, "To do", "Discuss")
+    grace = await browsers.open()
+    grace_email = await create_account(grace, "Grace Hopper")
+    await add_member(site, ada_email, grace_email, board_id)
+    await open_board(grace, "Talk")
+    for page in (ada, grace):
+        await (
+            card(page, "To do", "Discuss").get_by_role("button", name="Discuss", exact=True).click()
+        )
+        await expect(page.get_by_role("dialog")).to_be_visible()
+
+    await (
+        ada.get_by_role("dialog")
+        .get_by_role("textbox", name="Comment")
+        .fill("Shall we **ship** it?")
+    )
+    await ada.get_by_role("button", name="Add comment").click()
+    thread = grace.get_by_role("list", name="Comments").get_by_role(
+        "listitem", name="Comment by Ada"
+    )
+    await expect(thread).to_contain_text("Shall we ship it?", timeout=LIVE)
+    await expect(thread.locator("strong")).to_have_text("ship")
+
+    await thread.get_by_role("button", name="Reply to Ada").click()
+    await (
+        grace.get_by_role("dialog").get_by_role("textbox", name="Reply to Ada").fill("Yes, Friday.")
+    )
+    await grace.get_by_role("button", name="Reply", exact=True).click()
+    answer = ada.get_by_role("list", name="Replies to Ada").get_by_role(
+        "listitem", name="Reply by Grace Hopper"
+    )
+    await expect(answer).to_contain_text("Yes, Friday.", timeout=LIVE)
+    assert browsers.errors == []
+
+
+async def test_card_face_and_who_is_viewing(browsers: Browsers, site: str) -> None:
+    ada = await browsers.open()
+    ada_email = await create_account(ada, "Ada Lovelace")
+    board_id = await new_board(ada, "Faces")
+    grace = await browsers.open()
+    grace_email = await create_account(grace, "Grace Hopper")
+    await add_member(site, ada_email, grace_email, board_id)
+    await open_board(grace, "Faces")
+    # Grace joined after Ada opened the board: her name arrives with the member event.
+    await expect(ada.get_by_label("Viewing now: Ada Lovelace, Grace Hopper")).to_be_visible(
+        timeout=LIVE
+    )
+    async with as_user(site, ada_email) as http:
+        grace_id = next(
+            m["user_id"]
+            for m in (await http.get(f"/boards/{board_id}/members")).json()["items"]
+            if m["display_name"] == "Grace Hopper"
+        )
+        label = await http.post(f"/boards/{board_id}/labels", json={"name": "Urgent"})
+        assert label.status_code == 201, label.text
+        yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+        made = await http.post(
+            f"/boards/{board_id}/tasks",
+            json={
+                "title": "Late one",
+                "assignee_ids": [grace_id],
+                "labels": [label.json()["id"]],
+                "due_at": yesterday,
+            },
+        )
+        assert made.status_code == 201, made.text
+    face = card(grace, "To do", "Late one")
+    await expect(face).to_contain_text("Urgent", timeout=LIVE)
+    await expect(face).to_contain_text("Overdue")
+    await expect(face.get_by_label("Assigned to Grace Hopper")).to_have_text("GH")
+    assert browsers.errors == []
