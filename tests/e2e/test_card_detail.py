@@ -97,3 +97,35 @@ async def test_taking_theirs_and_markdown_shown_safely(browsers: Browsers, site:
     assert "javascript:" not in html
     assert await grace.title() == "taskboard"
     assert await ada.title() == "taskboard"
+
+
+async def test_editing_priority_dates_and_assignees(browsers: Browsers, site: str) -> None:
+    ada = await browsers.open()
+    ada_email = await create_account(ada, "Ada")
+    board_id = await new_board(ada, "Fields")
+    await add_card(ada, "To do", "Plan")
+    grace = await browsers.open()
+    grace_email = await create_account(grace, "Grace Hopper")
+    await add_member(site, ada_email, grace_email, board_id)
+    await open_board(grace, "Fields")
+    await expect(card(ada, "To do", "Plan")).not_to_have_class("card pending")
+
+    await open_card(ada, "To do", "Plan")
+    dialog = ada.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Edit").click()
+    await dialog.get_by_label("Priority").select_option("high")
+    await dialog.get_by_label("Due").fill("2031-05-04T17:30")  # the viewer's local time
+    await dialog.get_by_role("checkbox", name="Grace Hopper").check()
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog).to_contain_text("priority high")
+    await expect(dialog).to_contain_text("Assigned to Grace Hopper")
+
+    face = card(grace, "To do", "Plan")
+    await expect(face.get_by_label("Assigned to Grace Hopper")).to_have_text("GH", timeout=LIVE)
+    await expect(face).to_contain_text("Due")
+    # The instant round-trips: Grace (same time zone) sees the same local time to edit.
+    await open_card(grace, "To do", "Plan")
+    await grace.get_by_role("dialog").get_by_role("button", name="Edit").click()
+    await expect(grace.get_by_role("dialog").get_by_label("Due")).to_have_value("2031-05-04T17:30")
+    await expect(grace.get_by_role("dialog").get_by_label("Priority")).to_have_value("high")
+    assert browsers.errors == []
