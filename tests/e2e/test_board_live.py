@@ -80,3 +80,30 @@ async def test_a_removed_member_s_board_closes(browsers: Browsers, site: str) ->
     # Ada's view goes on.
     await add_card(ada, "To do", "Still here")
     await expect(card(ada, "To do", "Still here")).to_be_visible()
+
+
+async def test_boards_are_renamed_and_deleted_by_role(browsers: Browsers, site: str) -> None:
+    ada = await browsers.open()
+    ada_email = await create_account(ada, "Ada")
+    board_id = await new_board(ada, "Old name")
+    grace = await browsers.open()
+    grace_email = await create_account(grace, "Grace")
+    await add_member(site, ada_email, grace_email, board_id)
+
+    await ada.get_by_role("link", name="taskboard").click()
+    await ada.get_by_role("button", name="Rename Old name").click()
+    await ada.get_by_label("New name for “Old name”").fill("New name")
+    await ada.get_by_role("button", name="Save name").click()
+    await expect(ada.get_by_role("link", name="New name")).to_be_visible()
+
+    # A member may neither rename nor delete; the board is there to open.
+    await grace.reload()
+    await expect(grace.get_by_role("link", name="New name")).to_be_visible()
+    await expect(grace.get_by_role("button", name="Rename New name")).to_have_count(0)
+    await expect(grace.get_by_role("button", name="Delete New name")).to_have_count(0)
+    await open_board(grace, "New name")
+
+    await ada.get_by_role("button", name="Delete New name").click()
+    await ada.get_by_role("button", name="Delete board").click()
+    await expect(ada.get_by_role("link", name="New name")).to_have_count(0)
+    await expect(grace.get_by_role("alert")).to_have_text("This board was deleted.", timeout=LIVE)
