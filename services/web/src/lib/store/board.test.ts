@@ -192,5 +192,22 @@ describe("BoardState", () => {
     state.apply({ seq: 7, event: "member.removed", data: { user_id: "u9" } });
     expect(state.members.has("u9")).toBe(false);
   });
+
+  it("keeps columns in order by their events; a deleted column asks for a reload", () => {
+    const state = new BoardState(snapshot(1));
+    const column = (key: string, position: string, name = key) => ({
+      id: `c-${key}`, key, name, position, wip_limit: null,
+    });
+    state.apply({ seq: 2, event: "column.created", data: column("review", "a5", "Review") });
+    expect(state.columns.map((c) => c.key)).toEqual(["todo", "review", "done"]);
+    state.apply({ seq: 3, event: "column.updated", data: { ...column("review", "a5"), wip_limit: 2 } });
+    expect(state.columns.find((c) => c.key === "review")?.wip_limit).toBe(2);
+    state.apply({ seq: 4, event: "column.moved", data: column("review", "0", "Review") });
+    expect(state.columns.map((c) => c.key)).toEqual(["review", "todo", "done"]);
+    const deleted = { seq: 5, event: "column.deleted", data: { key: "review", moved_tasks_to: "todo" } };
+    expect(state.apply(deleted)).toBe("reload");
+    expect(state.columns.map((c) => c.key)).toEqual(["todo", "done"]);
+    expect(state.seq).toBe(5);
+  });
 });
 

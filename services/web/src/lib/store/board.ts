@@ -26,7 +26,9 @@ export interface Pending {
   creates?: { title: string; status: string };
 }
 
-export type Applied = "applied" | "duplicate" | "gap";
+/** `reload`: applied, but what it changed is not in the event (a deleted column's cards went
+ * elsewhere): reload the snapshot. */
+export type Applied = "applied" | "duplicate" | "gap" | "reload";
 
 export interface Placement {
   status: string;
@@ -38,6 +40,7 @@ export interface Placement {
 export class BoardState {
   readonly id: string;
   name: string;
+  role: Snapshot["role"];
   epoch: string;
   seq: number;
   columns: Column[];
@@ -55,6 +58,7 @@ export class BoardState {
   ) {
     this.id = snapshot.id;
     this.name = snapshot.name;
+    this.role = snapshot.role;
     this.epoch = snapshot.epoch;
     this.seq = snapshot.seq;
     this.columns = [...snapshot.columns].sort(byPosition);
@@ -85,6 +89,18 @@ export class BoardState {
       case "task.deleted":
         if (task) this.confirmed.delete(task.id);
         break;
+      case "column.created":
+      case "column.updated":
+      case "column.moved": {
+        const column = event.data as unknown as Column;
+        this.columns = [...this.columns.filter((c) => c.key !== column.key), column].sort(
+          byPosition,
+        );
+        break;
+      }
+      case "column.deleted":
+        this.columns = this.columns.filter((c) => c.key !== event.data.key);
+        return "reload";
       case "label.created":
       case "label.updated":
         this.labels.set(String(event.data.id), event.data as unknown as Label);
