@@ -171,18 +171,17 @@ async def test_concurrent_refresh_of_one_token_yields_one_winner(committed_api: 
     assert sorted(r.status_code for r in responses).count(200) == 1
 
 
-async def test_cookie_authenticated_writes_need_the_csrf_token(api: ApiClient) -> None:
-    email = f"csrf-{uuid.uuid4().hex[:8]}@example.com"
-    made = await api.request(
-        "POST",
-        f"{API}/auth/register",
-        json={"email": email, "password": "password123", "display_name": "Csrf"},
-    )
-    assert made.status_code == 201, made.text
+async def _browser_login(api: ApiClient, email: str) -> httpx.Response:
+    """Sign in as a browser does; the response carries the session's cookies."""
     login = await api.request(
-        "POST", f"{API}/auth/login", json={"email": email, "password": "password123"}
+        "POST", f"{API}/auth/login", json={"email": email, "password": PASSWORD}
     )
     assert login.status_code == 200, login.text
+    return login
+
+
+async def test_cookie_authenticated_writes_need_the_csrf_token(api: ApiClient) -> None:
+    login = await _browser_login(api, (await api.user("csrf")).email)
     access = login.cookies["taskboard_access"]
     csrf = login.cookies["taskboard_csrf"]
     assert csrf
@@ -213,17 +212,8 @@ async def test_cookie_authenticated_writes_need_the_csrf_token(api: ApiClient) -
 
 
 async def test_a_browser_session_renews_and_ends_through_its_cookies(api: ApiClient) -> None:
-    email = f"cookies-{uuid.uuid4().hex[:8]}@example.com"
-    made = await api.request(
-        "POST",
-        f"{API}/auth/register",
-        json={"email": email, "password": "password123", "display_name": "Cookies"},
-    )
-    assert made.status_code == 201, made.text
-    login = await api.request(
-        "POST", f"{API}/auth/login", json={"email": email, "password": "password123"}
-    )
-    assert login.status_code == 200, login.text
+    login_email = (await api.user("cookies")).email
+    login = await _browser_login(api, login_email)
     refresh_cookie = next(
         c for c in login.headers.get_list("set-cookie") if c.startswith("taskboard_refresh=")
     )
@@ -255,9 +245,7 @@ async def test_a_browser_session_renews_and_ends_through_its_cookies(api: ApiCli
     api.http.cookies.clear()
 
     # Logout by cookie: the session ends and every cookie is cleared.
-    again = await api.request(
-        "POST", f"{API}/auth/login", json={"email": email, "password": "password123"}
-    )
+    again = await _browser_login(api, login_email)
     jar = {name: again.cookies[name] for name in ("taskboard_refresh", "taskboard_csrf")}
     api.http.cookies.clear()
     cookie = "; ".join(f"{k}={v}" for k, v in jar.items())

@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NamedTuple
 
 import httpx
 from playwright.async_api import Locator, Page, expect
+
+from tests.e2e.conftest import Browsers
 
 PASSWORD = "correct horse battery"
 LIVE = 15_000  # ms: a generous bound for a busy machine, not a measurement
@@ -80,3 +83,35 @@ async def open_board(page: Page, name: str) -> None:
 def titles(page: Page, column: str) -> Locator:
     """The column's cards, in order (their handles carry the titles)."""
     return page.get_by_role("list", name=column).locator("li.card .grip")
+
+
+class Team(NamedTuple):
+    owner: Page
+    member: Page
+    board_id: str
+    owner_email: str
+    member_email: str
+
+
+async def teammates(
+    browsers: Browsers,
+    site: str,
+    board: str,
+    cards: tuple[str, ...] = (),
+    owner: str = "Ada",
+    member: str = "Grace",
+) -> Team:
+    """`owner` creates `board` with `cards` in "To do"; `member` joins and has it open, live."""
+    owner_page = await browsers.open()
+    owner_email = await create_account(owner_page, owner)
+    board_id = await new_board(owner_page, board)
+    for title in cards:
+        await add_card(owner_page, "To do", title)
+    member_page = await browsers.open()
+    member_email = await create_account(member_page, member)
+    await add_member(site, owner_email, member_email, board_id)
+    await open_board(member_page, board)
+    # Every card saved (the member's page loaded them), none left as a placeholder.
+    await expect(titles(member_page, "To do")).to_have_text(list(cards))
+    await expect(owner_page.locator("li.card.pending")).to_have_count(0)
+    return Team(owner_page, member_page, board_id, owner_email, member_email)

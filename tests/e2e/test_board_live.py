@@ -14,21 +14,12 @@ from tests.e2e.steps import (
     create_account,
     new_board,
     open_board,
+    teammates,
 )
 
 
 async def test_two_people_see_each_others_cards_live(browsers: Browsers, site: str) -> None:
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada")
-    board_id = await new_board(ada, "Launch")
-
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace")
-    await add_member(site, ada_email, grace_email, board_id)
-    await grace.reload()
-    await grace.get_by_role("link", name="Launch").click()
-    await expect(grace.get_by_role("list", name="To do")).to_be_visible()
-    await expect(grace.get_by_text("Live", exact=True)).to_be_visible()
+    ada, grace, _, _, _ = await teammates(browsers, site, "Launch")
 
     # Ada's card: hers at once, Grace's live.
     await add_card(ada, "To do", "Write the spec")
@@ -61,13 +52,7 @@ async def test_sign_in_refusal_is_shown(browsers: Browsers) -> None:
 
 
 async def test_a_removed_member_s_board_closes(browsers: Browsers, site: str) -> None:
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada")
-    board_id = await new_board(ada, "Private")
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace")
-    await add_member(site, ada_email, grace_email, board_id)
-    await open_board(grace, "Private")
+    ada, grace, board_id, ada_email, grace_email = await teammates(browsers, site, "Private")
     async with as_user(site, grace_email) as http:
         grace_id = (await http.get("/me")).json()["id"]
     async with as_user(site, ada_email) as http:

@@ -8,12 +8,8 @@ from playwright.async_api import Page, expect
 from tests.e2e.conftest import Browsers
 from tests.e2e.steps import (
     LIVE,
-    add_card,
-    add_member,
     card,
-    create_account,
-    new_board,
-    open_board,
+    teammates,
 )
 
 
@@ -29,14 +25,7 @@ async def edit_description(page: Page, text: str) -> None:
 
 
 async def test_a_conflicting_edit_offers_both_versions(browsers: Browsers, site: str) -> None:
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada")
-    board_id = await new_board(ada, "Specs")
-    await add_card(ada, "To do", "Spec")
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace")
-    await add_member(site, ada_email, grace_email, board_id)
-    await open_board(grace, "Specs")
+    ada, grace, _, _, _ = await teammates(browsers, site, "Specs", ("Spec",))
 
     # Grace starts editing; Ada saves first.
     await open_card(grace, "To do", "Spec")
@@ -68,14 +57,7 @@ async def test_a_conflicting_edit_offers_both_versions(browsers: Browsers, site:
 
 
 async def test_taking_theirs_and_markdown_shown_safely(browsers: Browsers, site: str) -> None:
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada")
-    board_id = await new_board(ada, "Safe")
-    await add_card(ada, "To do", "Risky")
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace")
-    await add_member(site, ada_email, grace_email, board_id)
-    await open_board(grace, "Safe")
+    ada, grace, _, _, _ = await teammates(browsers, site, "Safe", ("Risky",))
     await open_card(grace, "To do", "Risky")
     await edit_description(grace, "mine")
 
@@ -100,15 +82,9 @@ async def test_taking_theirs_and_markdown_shown_safely(browsers: Browsers, site:
 
 
 async def test_editing_priority_dates_and_assignees(browsers: Browsers, site: str) -> None:
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada")
-    board_id = await new_board(ada, "Fields")
-    await add_card(ada, "To do", "Plan")
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace Hopper")
-    await add_member(site, ada_email, grace_email, board_id)
-    await open_board(grace, "Fields")
-    await expect(card(ada, "To do", "Plan")).not_to_have_class("card pending")
+    ada, grace, _, _, _ = await teammates(
+        browsers, site, "Fields", ("Plan",), member="Grace Hopper"
+    )
 
     await open_card(ada, "To do", "Plan")
     dialog = ada.get_by_role("dialog")

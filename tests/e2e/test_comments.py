@@ -10,25 +10,16 @@ from playwright.async_api import expect
 from tests.e2e.conftest import Browsers
 from tests.e2e.steps import (
     LIVE,
-    add_card,
-    add_member,
     as_user,
     card,
-    create_account,
-    new_board,
-    open_board,
+    teammates,
 )
 
 
 async def test_comments_and_replies_arrive_live(browsers: Browsers, site: str) -> None:
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada")
-    board_id = await new_board(ada, "Talk")
-    await add_card(ada, "To do", "Discuss")
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace Hopper")
-    await add_member(site, ada_email, grace_email, board_id)
-    await open_board(grace, "Talk")
+    ada, grace, _, _, _ = await teammates(
+        browsers, site, "Talk", ("Discuss",), member="Grace Hopper"
+    )
     for page in (ada, grace):
         await (
             card(page, "To do", "Discuss").get_by_role("button", name="Discuss", exact=True).click()
@@ -60,13 +51,9 @@ async def test_comments_and_replies_arrive_live(browsers: Browsers, site: str) -
 
 
 async def test_card_face_and_who_is_viewing(browsers: Browsers, site: str) -> None:
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada Lovelace")
-    board_id = await new_board(ada, "Faces")
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace Hopper")
-    await add_member(site, ada_email, grace_email, board_id)
-    await open_board(grace, "Faces")
+    ada, grace, board_id, ada_email, _ = await teammates(
+        browsers, site, "Faces", owner="Ada Lovelace", member="Grace Hopper"
+    )
     # Grace joined after Ada opened the board: her name arrives with the member event.
     await expect(ada.get_by_label("Viewing now: Ada Lovelace, Grace Hopper")).to_be_visible(
         timeout=LIVE

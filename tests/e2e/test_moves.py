@@ -4,41 +4,22 @@ message."""
 
 from __future__ import annotations
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from tests.e2e.conftest import Browsers
 from tests.e2e.steps import (
     LIVE,
-    add_card,
-    add_member,
     as_user,
     card,
-    create_account,
-    new_board,
-    open_board,
+    teammates,
     titles,
 )
 
-
-async def two_on_a_board(browsers: Browsers, site: str, name: str) -> tuple[Page, Page, str, str]:
-    """Ada's new board `name` with three cards in "To do", and Grace watching it; (ada, grace,
-    the board's id, Ada's e-mail)."""
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada")
-    board_id = await new_board(ada, name)
-    for title in ("One", "Two", "Three"):
-        await add_card(ada, "To do", title)
-        await expect(card(ada, "To do", title)).to_have_count(1)
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace")
-    await add_member(site, ada_email, grace_email, board_id)
-    await open_board(grace, name)
-    await expect(titles(grace, "To do")).to_have_text(["One", "Two", "Three"])
-    return ada, grace, board_id, ada_email
+CARDS = ("One", "Two", "Three")
 
 
 async def test_move_to_menu(browsers: Browsers, site: str) -> None:
-    ada, grace, _, _ = await two_on_a_board(browsers, site, "Menu")
+    ada, grace, _, _, _ = await teammates(browsers, site, "Menu", CARDS)
     await card(ada, "To do", "Two").get_by_role("button", name="Move to… “Two”").click()
     await ada.get_by_role("menuitem", name="Done").click()
     for page in (ada, grace):
@@ -53,7 +34,7 @@ async def test_move_to_menu(browsers: Browsers, site: str) -> None:
 
 
 async def test_keyboard_move(browsers: Browsers, site: str) -> None:
-    ada, grace, _, _ = await two_on_a_board(browsers, site, "Keys")
+    ada, grace, _, _, _ = await teammates(browsers, site, "Keys", CARDS)
     handle = card(ada, "To do", "One").get_by_role("button", name="One", exact=True)
     await handle.focus()
     await ada.keyboard.press("Space")  # pick up
@@ -86,7 +67,7 @@ async def test_keyboard_move(browsers: Browsers, site: str) -> None:
 
 
 async def test_pointer_drag(browsers: Browsers, site: str) -> None:
-    ada, grace, _, _ = await two_on_a_board(browsers, site, "Drag")
+    ada, grace, _, _, _ = await teammates(browsers, site, "Drag", CARDS)
     await card(ada, "To do", "Three").drag_to(
         card(ada, "To do", "One"), target_position={"x": 5, "y": 2}
     )
@@ -100,7 +81,7 @@ async def test_pointer_drag(browsers: Browsers, site: str) -> None:
 
 
 async def test_a_refused_move_rolls_back_with_a_message(browsers: Browsers, site: str) -> None:
-    ada, grace, board_id, ada_email = await two_on_a_board(browsers, site, "Limits")
+    ada, grace, board_id, ada_email, _ = await teammates(browsers, site, "Limits", CARDS)
     # "Done" takes one card (column settings are a later screen: set through the API).
     async with as_user(site, ada_email) as http:
         limited = await http.patch(f"/boards/{board_id}/columns/done", json={"wip_limit": 1})

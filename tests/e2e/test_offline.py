@@ -9,25 +9,14 @@ from tests.e2e.conftest import Browsers
 from tests.e2e.steps import (
     LIVE,
     add_card,
-    add_member,
     card,
-    create_account,
-    new_board,
-    open_board,
+    teammates,
     titles,
 )
 
 
 async def test_offline_changes_replay_once_back_online(browsers: Browsers, site: str) -> None:
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada")
-    board_id = await new_board(ada, "Train")
-    await add_card(ada, "To do", "Before")
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace")
-    await add_member(site, ada_email, grace_email, board_id)
-    await open_board(grace, "Train")
-    await expect(titles(grace, "To do")).to_have_text(["Before"])
+    ada, grace, _, _, _ = await teammates(browsers, site, "Train", ("Before",))
 
     await ada.context.set_offline(True)
     await add_card(ada, "To do", "Written in a tunnel")

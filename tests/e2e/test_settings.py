@@ -6,17 +6,11 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from tests.e2e.conftest import Browsers
-from tests.e2e.steps import LIVE, add_member, create_account, new_board, open_board
+from tests.e2e.steps import LIVE, teammates
 
 
 async def test_columns_and_labels_change_live(browsers: Browsers, site: str) -> None:
-    ada = await browsers.open()
-    ada_email = await create_account(ada, "Ada")
-    board_id = await new_board(ada, "Settings")
-    grace = await browsers.open()
-    grace_email = await create_account(grace, "Grace")
-    await add_member(site, ada_email, grace_email, board_id)
-    await open_board(grace, "Settings")
+    ada, grace, _, _, _ = await teammates(browsers, site, "Settings")
     await expect(grace.get_by_role("button", name="Board settings")).to_have_count(0)
 
     await ada.get_by_role("button", name="Board settings").click()
