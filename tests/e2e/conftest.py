@@ -86,8 +86,9 @@ class Browsers:
         self.errors: list[str] = []
         self._contexts: list[BrowserContext] = []
 
-    async def open(self) -> Page:
-        context = await self.browser.new_context(base_url=self.site)
+    async def open(self, *, touch: bool = False) -> Page:
+        """`touch`: a touch screen (a phone or tablet) instead of a mouse."""
+        context = await self.browser.new_context(base_url=self.site, has_touch=touch)
         self._contexts.append(context)
         page = await context.new_page()
         page.on("console", self._console)

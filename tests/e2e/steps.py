@@ -100,9 +100,10 @@ async def teammates(
     cards: tuple[str, ...] = (),
     owner: str = "Ada",
     member: str = "Grace",
+    touch: bool = False,
 ) -> Team:
     """`owner` creates `board` with `cards` in "To do"; `member` joins and has it open, live."""
-    owner_page = await browsers.open()
+    owner_page = await browsers.open(touch=touch)
     owner_email = await create_account(owner_page, owner)
     board_id = await new_board(owner_page, board)
     for title in cards:
