@@ -47,6 +47,32 @@ async def test_comments_and_replies_arrive_live(browsers: Browsers, site: str) -
         "listitem", name="Reply by Grace Hopper"
     )
     await expect(answer).to_contain_text("Yes, Friday.", timeout=LIVE)
+
+    # A mention picked from the members, highlighted for both.
+    box = ada.get_by_role("dialog").get_by_role("textbox", name="Comment")
+    await box.fill("Over to")
+    await ada.get_by_role("dialog").get_by_label("Mention").select_option("Grace Hopper")
+    await expect(box).to_have_value("Over to @Grace Hopper ")
+    await ada.get_by_role("button", name="Add comment").click()
+    for page in (ada, grace):
+        await expect(page.locator(".comments .mention")).to_have_text(
+            "@Grace Hopper", timeout=LIVE
+        )
+
+    # The author edits a reply and deletes it; the teammate follows.
+    mine = grace.get_by_role("listitem", name="Reply by Grace Hopper")
+    await mine.get_by_role("button", name="Edit your reply").click()
+    await mine.get_by_role("textbox", name="Edit your reply").fill("Yes, Monday.")
+    await mine.get_by_role("button", name="Save reply").click()
+    await expect(mine).to_contain_text("Yes, Monday.", timeout=LIVE)
+    await expect(answer).to_contain_text("Yes, Monday.", timeout=LIVE)
+    await expect(answer).to_contain_text("edited")
+    # Nobody edits another's words: no such controls on Ada's comment for Grace.
+    await expect(thread.get_by_role("button", name="Edit your comment")).to_have_count(0)
+    await mine.get_by_role("button", name="Delete your reply").click()
+    await mine.get_by_role("button", name="Delete reply").click()
+    await expect(answer).to_have_count(0, timeout=LIVE)
+    await expect(ada.get_by_role("list", name="Replies to Ada")).to_have_count(0)
     assert browsers.errors == []
 
 

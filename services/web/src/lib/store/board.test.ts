@@ -193,6 +193,18 @@ describe("BoardState", () => {
     expect(state.members.has("u9")).toBe(false);
   });
 
+  it("follows the viewer's own role", () => {
+    const state = new BoardState({ ...snapshot(1), role: "member" }, "me");
+    state.setMembers([
+      { user_id: "me", display_name: "Me", email: "m@x", role: "member", created_at: "" },
+    ]);
+    state.apply({ seq: 2, event: "member.updated", data: { user_id: "other", role: "admin" } });
+    expect(state.role).toBe("member");
+    state.apply({ seq: 3, event: "member.updated", data: { user_id: "me", role: "admin" } });
+    expect(state.role).toBe("admin");
+    expect(state.members.get("me")?.role).toBe("admin");
+  });
+
   it("keeps columns in order by their events; a deleted column asks for a reload", () => {
     const state = new BoardState(snapshot(1));
     const column = (key: string, position: string, name = key) => ({

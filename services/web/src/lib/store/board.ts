@@ -110,9 +110,13 @@ export class BoardState {
         break;
       case "member.added":
       case "member.updated": {
-        const known = this.members.get(String(event.data.user_id));
-        if (known) known.role = event.data.role as Member["role"];
+        const userId = String(event.data.user_id);
+        const role = event.data.role as Member["role"];
+        const known = this.members.get(userId);
+        // A new object: views keyed by member see the change.
+        if (known) this.members.set(userId, { ...known, role });
         else this.membersStale = true; // the event carries no name: ask for the list
+        if (userId === this.me) this.role = role; // what the viewer may do changed
         break;
       }
       case "member.removed": {
