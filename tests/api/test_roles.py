@@ -20,6 +20,7 @@ class World:
     label: dict[str, Any]
     users: dict[str, User]
     target: User  # a plain member that admin-level calls act on
+    newcomer: User  # an account not on the board, added by e-mail
 
 
 async def _world(api: ApiClient) -> World:
@@ -36,7 +37,7 @@ async def _world(api: ApiClient) -> World:
     label = await api.request(
         "POST", f"{API}/boards/{board['id']}/labels", json={"name": "bug"}, headers=owner.headers
     )
-    return World(board, task, label.json(), users, target)
+    return World(board, task, label.json(), users, target, await api.user("newcomer"))
 
 
 # (name, minimum role, request builder); outsiders always get 404.
@@ -65,6 +66,13 @@ def _calls(w: World) -> list[tuple[str, str, str, str, dict[str, Any] | None]]:
             "PUT",
             f"{API}/boards/{b}/members/{w.target.id}",
             {"role": "viewer"},
+        ),
+        (
+            "add member",
+            "admin",
+            "POST",
+            f"{API}/boards/{b}/members",
+            {"email": w.newcomer.email, "role": "viewer"},
         ),
     ]
 

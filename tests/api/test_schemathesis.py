@@ -131,6 +131,7 @@ REFUSALS_NO_SCHEMA_CAN_STATE = {
     "address) is DNS's answer at that moment, not the string's",
     ("email", "value_error"): "email-validator refuses addresses that `format: email` allows "
     "but mail cannot reach (special-use domains such as .test, quoted local parts)",
+    ("email", "account_exists"): "a member is added by the address of an account that exists",
 }
 
 

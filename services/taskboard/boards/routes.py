@@ -13,6 +13,7 @@ from taskboard.boards.schemas import (
     BoardPage,
     BoardRead,
     BoardUpdate,
+    MemberAdd,
     MemberPage,
     MemberPut,
     MemberRead,
@@ -58,6 +59,17 @@ async def list_members(
 ) -> MemberPage:
     items, next_cursor = await service.list_members(uow, principal, board_id, page)
     return MemberPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/boards/{board_id}/members", status_code=status.HTTP_201_CREATED)
+async def add_member(
+    board_id: uuid.UUID, data: MemberAdd, uow: UoW, principal: CurrentUser, settings: SettingsDep
+) -> MemberRead:
+    """Add the account with this e-mail address (matched as login matches it); someone already
+    on the board is a 409 (PUT members/{user_id} changes roles)."""
+    return await service.add_member(
+        uow, principal, board_id, data.email, data.role, quota=settings.quota_members_per_board
+    )
 
 
 @router.put("/boards/{board_id}/members/{user_id}")

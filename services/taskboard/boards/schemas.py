@@ -55,6 +55,19 @@ class MemberPut(InputModel):
     role: Role
 
 
+class MemberAdd(InputModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_max_length=100_000,
+        json_schema_extra={"examples": [{"email": "ada@example.com", "role": "member"}]},
+    )
+
+    # Read as login reads it (the account's address, matched case-insensitively), so any
+    # address someone signs in with finds their account.
+    email: Text(320, min_length=3)  # type: ignore[valid-type]
+    role: Role
+
+
 class BoardPage(OutputModel):
     items: list[BoardRead]
     next_cursor: str | None

@@ -12,7 +12,7 @@ from taskboard.access.roles import at_least
 from taskboard.access.service import require_role
 from taskboard.auth.principal import Principal
 from taskboard.boards import repository
-from taskboard.boards.errors import OwnerRequired
+from taskboard.boards.errors import AlreadyMember, OwnerRequired
 from taskboard.boards.schemas import (
     BoardCreate,
     BoardCreated,
@@ -24,7 +24,7 @@ from taskboard.columns import service as columns_service
 from taskboard.columns.schemas import ColumnRead
 from taskboard.core import quotas
 from taskboard.core.db import UnitOfWork, utcnow
-from taskboard.core.errors import NotFound
+from taskboard.core.errors import FieldProblem, NotFound, ValidationFailed
 from taskboard.core.paging import PageRequest
 from taskboard.events import log as events
 from taskboard.events.models import BoardEvent
@@ -189,13 +189,59 @@ async def put_member(
     if user is None:
         raise NotFound("User not found")
     membership = await repository.membership(uow.session, board_id, user_id)
+    return await _set_role(
+        uow, principal, caller_role, board_id, user, membership, role, quota=quota
+    )
+
+
+async def add_member(
+    uow: UnitOfWork,
+    principal: Principal,
+    board_id: uuid.UUID,
+    email: str,
+    role: str,
+    *,
+    quota: int,
+) -> MemberRead:
+    """Add the account with this address (matched as login matches it) as a new member; the
+    same rules and event as put_member. Someone already on the board is a 409: changing a
+    role is put_member's."""
+    caller_role = await require_role(uow, board_id, principal, "admin")
+    user = await users_repository.get_by_email(uow.session, email)
+    if user is None:
+        raise ValidationFailed(
+            "No account has this e-mail address",
+            fields=[FieldProblem("email", "account_exists", "no account has this address")],
+        )
+    if await repository.membership(uow.session, board_id, user.id) is not None:
+        raise AlreadyMember(
+            "They are already a member; change their role with PUT members/{user_id}",
+            fields=[FieldProblem("email", "unique", "is already a member of this board")],
+            extra={"user_id": str(user.id)},
+        )
+    return await _set_role(uow, principal, caller_role, board_id, user, None, role, quota=quota)
+
+
+async def _set_role(
+    uow: UnitOfWork,
+    principal: Principal,
+    caller_role: str,
+    board_id: uuid.UUID,
+    user: User,
+    membership: Membership | None,
+    role: str,
+    *,
+    quota: int,
+) -> MemberRead:
+    """Give `user` `role` on the board (a new membership when `membership` is None), after
+    the caller's role was checked (and the board locked) by require_role."""
     if role == "owner" or (membership is not None and membership.role == "owner"):
         if caller_role != "owner":
             raise RoleRequired("Only the owner can transfer ownership")
         if role != "owner":
             raise OwnerRequired("Transfer ownership to another member instead")
-    data: dict[str, Any] = {"user_id": str(user_id), "role": role}
-    if role == "owner" and user_id != principal.user_id:
+    data: dict[str, Any] = {"user_id": str(user.id), "role": role}
+    if role == "owner" and user.id != principal.user_id:
         me = await repository.membership(uow.session, board_id, principal.user_id)
         assert me is not None
         me.role = "admin"
@@ -207,7 +253,7 @@ async def put_member(
             limit=quota,
             what="members on a board",
         )
-        membership = Membership(board_id=board_id, user_id=user_id, role=role, created_at=utcnow())
+        membership = Membership(board_id=board_id, user_id=user.id, role=role, created_at=utcnow())
         uow.session.add(membership)
         event_type = "member.added"
     else:
