@@ -1,4 +1,4 @@
-from taskboard.core.errors import Forbidden, NotFound
+from taskboard.core.errors import Conflict, Forbidden, NotFound
 
 
 class BoardNotFound(NotFound):
@@ -9,3 +9,8 @@ class BoardNotFound(NotFound):
 class RoleRequired(Forbidden):
     type = "role-required"
     title = "Your role on this board does not allow this"
+
+
+class BoardArchived(Conflict):
+    type = "board-archived"
+    title = "Board is archived"

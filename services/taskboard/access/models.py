@@ -33,6 +33,9 @@ class Board(UUIDPrimaryKey, Timestamps, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Set: the board is archived, read-only (access.service.authorize refuses every write but
+    # unarchiving and deleting it) and listed apart (GET /boards?archived=true).
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Membership(Base):

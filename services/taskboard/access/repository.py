@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,20 +9,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskboard.access.models import Board, Membership
 
 
+@dataclass(frozen=True)
+class Access:
+    """The caller's role on a board, and whether the board is archived (read-only)."""
+
+    role: str
+    archived: bool
+
+
 async def role_of(
     session: AsyncSession, board_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool
-) -> str | None:
-    """The caller's role; with lock=True also takes the board row lock every write needs.
+) -> Access | None:
+    """The caller's role (None: not a member) and whether the board is archived; with
+    lock=True also takes the board row lock every write needs, so the archived flag it reads
+    cannot change before the write commits (unarchiving takes the same lock).
     NO KEY UPDATE: it serializes writers all the same, and inserts elsewhere that reference the
     board (their foreign-key check takes KEY SHARE) do not wait for it."""
     stmt = (
-        select(Membership.role)
+        select(Membership.role, Board.archived_at.is_not(None))
         .join(Board, Board.id == Membership.board_id)
         .where(Membership.board_id == board_id, Membership.user_id == user_id)
     )
     if lock:
         stmt = stmt.with_for_update(of=Board, key_share=True)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    row = (await session.execute(stmt)).first()
+    return Access(str(row[0]), bool(row[1])) if row else None
 
 
 async def role_and_history(

@@ -11,13 +11,16 @@ from taskboard.users.models import User
 
 
 async def boards_of(
-    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest, *, archived: bool
 ) -> tuple[list[tuple[Board, str]], str | None]:
-    """The user's boards, newest first."""
+    """The user's boards, archived or not, newest first."""
     stmt = (
         select(Board, Membership.role)
         .join(Membership, Membership.board_id == Board.id)
-        .where(Membership.user_id == user_id)
+        .where(
+            Membership.user_id == user_id,
+            Board.archived_at.is_not(None) if archived else Board.archived_at.is_(None),
+        )
     )
     return await keyset_page(
         session,

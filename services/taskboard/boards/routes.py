@@ -35,9 +35,17 @@ async def create_board(
 
 
 @router.get("/boards")
-async def list_boards(uow: UoW, principal: CurrentUser, page: Paging) -> BoardPage:
-    """Your boards, newest first, a page at a time (`next_cursor` is null on the last)."""
-    items, next_cursor = await service.list_mine(uow, principal, page)
+async def list_boards(
+    uow: UoW,
+    principal: CurrentUser,
+    page: Paging,
+    archived: Annotated[
+        bool, Query(description="true: your archived boards instead of the others")
+    ] = False,
+) -> BoardPage:
+    """Your boards, newest first, a page at a time (`next_cursor` is null on the last):
+    those not archived, or with `archived=true` the archived ones."""
+    items, next_cursor = await service.list_mine(uow, principal, page, archived=archived)
     return BoardPage(items=items, next_cursor=next_cursor)
 
 

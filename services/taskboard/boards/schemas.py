@@ -25,6 +25,8 @@ class BoardCreate(InputModel):
 class BoardUpdate(InputModel):
     name: Annotated[Name(200), NotNull] = None  # type: ignore[valid-type]
     description: Annotated[Text(20_000), NotNull] = None  # type: ignore[valid-type]
+    # true archives the board (read-only, listed apart), false brings it back.
+    archived: Annotated[bool, NotNull] = None  # type: ignore[assignment]
 
 
 class BoardRead(OutputModel):
@@ -35,6 +37,7 @@ class BoardRead(OutputModel):
     role: Role
     created_at: datetime
     updated_at: datetime
+    archived_at: datetime | None  # set while the board is archived (read-only)
 
 
 class BoardCreated(BoardRead):

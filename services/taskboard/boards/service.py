@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import delete, func, select
 
 from taskboard.access import repository as access_repository
@@ -32,6 +34,7 @@ from taskboard.tasks.models import Task, TaskAssignee
 from taskboard.users import repository as users_repository
 from taskboard.users.models import User
 
+_TIME: TypeAdapter[datetime | None] = TypeAdapter(datetime | None)
 DEFAULT_COLUMNS = (("todo", "To do"), ("in_progress", "In progress"), ("done", "Done"))
 
 
@@ -44,6 +47,7 @@ def _read(board: Board, role: str) -> dict[str, Any]:
         "role": role,
         "created_at": board.created_at,
         "updated_at": board.updated_at,
+        "archived_at": board.archived_at,
     }
 
 
@@ -91,9 +95,11 @@ async def create(
 
 
 async def list_mine(
-    uow: UnitOfWork, principal: Principal, page: PageRequest
+    uow: UnitOfWork, principal: Principal, page: PageRequest, *, archived: bool = False
 ) -> tuple[list[BoardRead], str | None]:
-    rows, next_cursor = await repository.boards_of(uow.session, principal.user_id, page)
+    rows, next_cursor = await repository.boards_of(
+        uow.session, principal.user_id, page, archived=archived
+    )
     return [BoardRead(**_read(board, role)) for board, role in rows], next_cursor
 
 
@@ -111,22 +117,33 @@ async def board_fresh(uow: UnitOfWork, board_id: uuid.UUID) -> Board:
 async def update(
     uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, changes: BoardUpdate
 ) -> BoardRead:
-    role = await require_role(uow, board_id, principal, "admin")
-    board = await board_fresh(uow, board_id)
+    """Rename, describe, archive or unarchive. An archived board takes only its unarchiving
+    (with other changes, if any) or its archiving again (alone: nothing changes); anything
+    else is refused by the archived gate like any other write."""
     fields = changes.model_dump(exclude_unset=True)
+    archive: bool | None = fields.pop("archived", None)
+    passes = archive is False or (archive is True and not fields)
+    role = await require_role(uow, board_id, principal, "admin", archived_ok=passes)
+    board = await board_fresh(uow, board_id)
     for name, value in fields.items():
         setattr(board, name, value)
+    data: dict[str, Any] = dict(fields)
+    if archive is not None and archive != (board.archived_at is not None):
+        board.archived_at = utcnow() if archive else None
+        # As BoardRead writes it, so open boards can take it as it is.
+        data["archived_at"] = _TIME.dump_python(board.archived_at, mode="json")
     await uow.session.flush()
-    if fields:
+    if data:
         event = await events.append(
-            uow, board_id=board_id, type="board.updated", data=fields, actor_id=principal.user_id
+            uow, board_id=board_id, type="board.updated", data=data, actor_id=principal.user_id
         )
         board.last_seq = event.seq
     return BoardRead(**_read(board, role))
 
 
 async def delete_board(uow: UnitOfWork, principal: Principal, board_id: uuid.UUID) -> None:
-    await require_role(uow, board_id, principal, "owner")
+    # Deleting is the one write besides unarchiving that an archived board takes.
+    await require_role(uow, board_id, principal, "owner", archived_ok=True)
     last_seq = await access_repository.current_seq(uow.session, board_id)
     assert last_seq is not None  # require_role found it
     await uow.session.execute(delete(Board).where(Board.id == board_id))
@@ -277,10 +294,8 @@ async def remove_member(
 ) -> None:
     """Admins remove members below owner; anyone but the owner may leave."""
     leaving = user_id == principal.user_id
-    await require_role(uow, board_id, principal, "viewer" if leaving else "admin")
-    if leaving:
-        # Leaving is a write: take the board lock that require_role skipped for viewers.
-        await access_repository.role_of(uow.session, board_id, principal.user_id, lock=True)
+    # Leaving is a write even for a viewer: the board lock, and refused while archived.
+    await require_role(uow, board_id, principal, "viewer" if leaving else "admin", write=True)
     membership = await repository.membership(uow.session, board_id, user_id)
     if membership is None:
         raise NotFound("Not a member of this board")

@@ -39,7 +39,8 @@ class Reads:
 
     async def role(self, board_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
         async with self._slots, unit_of_work(self.resources) as uow:
-            return await access.role_of(uow.session, board_id, user_id, lock=False)
+            found = await access.role_of(uow.session, board_id, user_id, lock=False)
+            return found.role if found else None
 
     async def principal(self, token: str) -> Principal | None:
         """Who a token names: our own tokens need no database; a trusted issuer's may."""

@@ -110,6 +110,7 @@ async def _build_snapshot(uow: UnitOfWork, board_id: uuid.UUID) -> tuple[int, by
         epoch=board.epoch,
         created_at=board.created_at,
         updated_at=board.updated_at,
+        archived_at=board.archived_at,
         columns=[ColumnRead.model_validate(c) for c in columns],
         labels=[LabelRead.model_validate(label) for label in labels],
         members=members,

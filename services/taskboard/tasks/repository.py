@@ -12,6 +12,7 @@ from sqlalchemy import Insert, Select, delete, func, insert, select, text, true,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.access.models import Board, Membership
+from taskboard.access.repository import Access
 from taskboard.columns.models import BoardColumn
 from taskboard.core.ordering import key_between
 from taskboard.core.paging import LATEST, Kind, PageRequest, keyset_page
@@ -86,7 +87,7 @@ async def read_one(session: AsyncSession, task_id: uuid.UUID) -> TaskRead | None
 
 @dataclass(frozen=True)
 class CreationTarget:
-    role: str
+    access: Access  # the caller's role, and whether the board is archived
     column_key: str | None
     wip_limit: int | None
     task_count: int
@@ -95,14 +96,21 @@ class CreationTarget:
 async def lock_for_create(
     session: AsyncSession, *, board_id: uuid.UUID, user_id: uuid.UUID, status: str | None
 ) -> CreationTarget | None:
-    """Lock the board (every write to it waits here) and read the caller's role and the target
-    column (`status`, or the first column) in one round trip; None when not a member. The lock
-    is `role_of`'s (NO KEY UPDATE)."""
+    """Lock the board (every write to it waits here) and read the caller's role, whether the
+    board is archived, and the target column (`status`, or the first column) in one round
+    trip; None when not a member. The lock is `role_of`'s (NO KEY UPDATE); the caller hands
+    the role and the flag to `access.service.authorize`, as every other write does."""
     column_on = (BoardColumn.board_id == Board.id) & (
         BoardColumn.key == status if status is not None else true()
     )
     stmt = (
-        select(Membership.role, BoardColumn.key, BoardColumn.wip_limit, Board.task_count)
+        select(
+            Membership.role,
+            Board.archived_at.is_not(None),
+            BoardColumn.key,
+            BoardColumn.wip_limit,
+            Board.task_count,
+        )
         .select_from(Membership)
         .join(Board, Board.id == Membership.board_id)
         .outerjoin(BoardColumn, column_on)
@@ -112,7 +120,9 @@ async def lock_for_create(
         .with_for_update(of=Board, key_share=True)
     )
     row = (await session.execute(stmt)).first()
-    return CreationTarget(row[0], row[1], row[2], int(row[3])) if row else None
+    if row is None:
+        return None
+    return CreationTarget(Access(str(row[0]), bool(row[1])), row[2], row[3], int(row[4]))
 
 
 async def column_tail(

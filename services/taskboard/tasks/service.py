@@ -6,10 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from taskboard.access.errors import BoardNotFound, RoleRequired
 from taskboard.access.models import Membership
-from taskboard.access.roles import Role, at_least
-from taskboard.access.service import require_role
+from taskboard.access.roles import Role
+from taskboard.access.service import authorize, require_role
 from taskboard.auth.principal import Principal
 from taskboard.columns import service as columns
 from taskboard.columns.errors import ColumnNotFound
@@ -87,10 +86,8 @@ async def create(
     target = await repository.lock_for_create(
         uow.session, board_id=board_id, user_id=principal.user_id, status=data.status
     )
-    if target is None:
-        raise BoardNotFound()
-    if not at_least(target.role, "member"):
-        raise RoleRequired(f"This needs the member role on the board; you are {target.role}")
+    authorize(target.access if target else None, "member", write=True)
+    assert target is not None  # authorize refused a caller who is not a member
     # The trash counts: its tasks can come back. The count came with the lock: no query.
     quotas.check(target.task_count, limit=quota, what="tasks on a board")
     if target.column_key is None:

@@ -74,18 +74,23 @@ async def create(
     return WebhookCreated.model_validate(endpoint)
 
 
-async def _own(uow: UnitOfWork, principal: Principal, webhook_id: uuid.UUID) -> WebhookEndpoint:
+async def _own(
+    uow: UnitOfWork, principal: Principal, webhook_id: uuid.UUID, *, write: bool = True
+) -> WebhookEndpoint:
     endpoint = await uow.session.get(WebhookEndpoint, webhook_id)
     if endpoint is None:
         raise WebhookNotFound()
-    await require_role(uow, endpoint.board_id, principal, "admin", hidden=WebhookNotFound)
+    await require_role(
+        uow, endpoint.board_id, principal, "admin", hidden=WebhookNotFound, write=write
+    )
     return endpoint
 
 
 async def list_for_board(
     uow: UnitOfWork, principal: Principal, board_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[WebhookRead], str | None]:
-    await require_role(uow, board_id, principal, "admin")
+    # A read: no board lock, and an archived board's webhooks stay listed.
+    await require_role(uow, board_id, principal, "admin", write=False)
     return await keyset_page(
         uow.session,
         select(WebhookEndpoint).where(WebhookEndpoint.board_id == board_id),
@@ -134,7 +139,7 @@ async def rotate_secret(
 async def list_deliveries(
     uow: UnitOfWork, principal: Principal, webhook_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[DeliveryRead], str | None]:
-    await _own(uow, principal, webhook_id)
+    await _own(uow, principal, webhook_id, write=False)
     return await keyset_page(
         uow.session,
         select(WebhookDelivery).where(WebhookDelivery.endpoint_id == webhook_id),
