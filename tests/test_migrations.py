@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskboard.core.migrations import head_revision
 from taskboard.models import Base
+from tests.fixtures.services import ServiceUrls
 
 
 async def test_migrations_build_exactly_the_models(engine: AsyncEngine) -> None:
@@ -23,3 +33,85 @@ def test_every_constraint_and_index_is_named() -> None:
     for table in Base.metadata.sorted_tables:
         for item in [*table.constraints, *table.indexes]:
             assert item.name, f"unnamed {type(item).__name__} on {table.name}"
+
+
+def _migrate_to(database_url: str, revision: str) -> None:
+    """Alembic in its own process (it runs its own event loop), to `revision`."""
+    script = (
+        "import sys; from alembic import command; "
+        "from taskboard.core.migrations import alembic_config; "
+        "command.upgrade(alembic_config(sys.argv[1]), sys.argv[2])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, database_url, revision],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@contextlib.asynccontextmanager
+async def _fresh_database(service_urls: ServiceUrls) -> AsyncIterator[str]:
+    name = f"tb_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(service_urls.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(service_urls.database_url)
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        admin = await asyncpg.connect(service_urls.database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def test_comment_counts_are_backfilled(service_urls: ServiceUrls) -> None:
+    """Migration 0013 counts the live comments already on each task."""
+    async with _fresh_database(service_urls) as url:
+        await asyncio.to_thread(_migrate_to, url, "0012")
+        conn = await asyncpg.connect(url)
+        try:
+            user, board = uuid.uuid4(), uuid.uuid4()
+            tasks = [uuid.uuid4() for _ in range(3)]
+            await conn.execute(
+                "INSERT INTO users (id, email, email_key, display_name) "
+                "VALUES ($1, 'a@x', 'a@x', 'A')",
+                user,
+            )
+            await conn.execute("INSERT INTO boards (id, name, epoch) VALUES ($1, 'B', 'e')", board)
+            await conn.execute(
+                "INSERT INTO board_columns (id, board_id, key, name, position) "
+                "VALUES ($1, $2, 'todo', 'To do', 'a0')",
+                uuid.uuid4(),
+                board,
+            )
+            for i, task in enumerate(tasks):
+                await conn.execute(
+                    "INSERT INTO tasks (id, board_id, status, position, title) "
+                    "VALUES ($1, $2, 'todo', $3, 'T')",
+                    task,
+                    board,
+                    f"a{i}",
+                )
+            # Task 0: two live comments and a deleted one; task 1: only a deleted one.
+            for task, deleted in [(0, False), (0, False), (0, True), (1, True)]:
+                await conn.execute(
+                    "INSERT INTO comments (id, board_id, task_id, author_id, body, deleted_at) "
+                    "VALUES ($1, $2, $3, $4, 'c', CASE WHEN $5 THEN now() END)",
+                    uuid.uuid4(),
+                    board,
+                    tasks[task],
+                    user,
+                    deleted,
+                )
+            await asyncio.to_thread(_migrate_to, url, "head")
+            rows = await conn.fetch("SELECT id, comment_count, version FROM tasks")
+            counts = {row["id"]: (row["comment_count"], row["version"]) for row in rows}
+            assert counts == {tasks[0]: (2, 1), tasks[1]: (0, 1), tasks[2]: (0, 1)}
+        finally:
+            await conn.close()

@@ -68,6 +68,13 @@ async def test_snapshot_tasks_match_the_task_endpoint(api: ApiClient) -> None:
         await api.task(b, owner, title="Gone"),
     ]
     await api.request("DELETE", f"{API}/tasks/{tasks[2]['id']}", headers=owner.headers)
+    for body in ("one", "two"):  # comment_count is built by PostgreSQL too
+        await api.request(
+            "POST",
+            f"{API}/tasks/{tasks[0]['id']}/comments",
+            json={"body": body},
+            headers=mate.headers,
+        )
     snap = await api.request("GET", f"{API}/boards/{b}", headers=owner.headers)
     expected = [
         (await api.request("GET", f"{API}/tasks/{t['id']}", headers=owner.headers)).json()
@@ -76,4 +83,5 @@ async def test_snapshot_tasks_match_the_task_endpoint(api: ApiClient) -> None:
     assert snap.json()["tasks"] == sorted(expected, key=lambda t: (t["status"], t["position"]))
     assert expected[0]["due_at"] == "2030-01-03T08:00:00.123456Z"
     assert expected[0]["start_at"] == "2030-01-02T10:00:00Z"
+    assert [t["comment_count"] for t in expected] == [2, 0]
     assert [m["user_id"] for m in snap.json()["members"]] == [owner.id, mate.id]

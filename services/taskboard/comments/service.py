@@ -84,6 +84,7 @@ async def create(
         updated_at=now,
     )
     uow.session.add(comment)
+    await tasks_repository.count_comment(uow.session, task_id, +1)
     return await events.record(
         uow,
         CommentRead,
@@ -126,6 +127,7 @@ async def delete(uow: UnitOfWork, principal: Principal, comment_id: uuid.UUID) -
     comment = await _own(uow, principal, comment_id)
     comment.deleted_at = utcnow()
     await uow.session.flush()
+    await tasks_repository.count_comment(uow.session, comment.task_id, -1)
     # The words go from the log too: replay and the events endpoint must not keep them.
     await events.redact(
         uow,

@@ -43,6 +43,10 @@ class Task(UUIDPrimaryKey, Timestamps, Base):
     )
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Live comments on the task, kept by the statements that create and delete comments (in
+    # their transaction): the snapshot reads it with the task, no count(*). Not the task's own
+    # field: changing it leaves `version` and `updated_at` alone.
+    comment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     search: Mapped[str] = mapped_column(
         TSVECTOR,
         Computed(

@@ -66,7 +66,8 @@ _LIVE_TASKS_JSON = text(
         'start_at', {_iso("t.start_at")}, 'due_at', {_iso("t.due_at")},
         'created_by', t.created_by, 'updated_by', t.updated_by,
         'created_at', {_iso("t.created_at")}, 'updated_at', {_iso("t.updated_at")},
-        'deleted_at', {_iso("t.deleted_at")}, 'version', t.version
+        'deleted_at', {_iso("t.deleted_at")}, 'version', t.version,
+        'comment_count', t.comment_count
     ) ORDER BY t.status, t.position, t.id), '[]'::json)::text
     FROM tasks t
     WHERE t.board_id = :board_id AND t.deleted_at IS NULL
@@ -144,6 +145,18 @@ async def board_of(session: AsyncSession, task_id: uuid.UUID) -> uuid.UUID | Non
 async def is_deleted(session: AsyncSession, task_id: uuid.UUID) -> bool:
     stmt = select(Task.deleted_at.is_not(None)).where(Task.id == task_id)
     return bool((await session.execute(stmt)).scalar_one_or_none())
+
+
+async def count_comment(session: AsyncSession, task_id: uuid.UUID, delta: int) -> None:
+    """A comment on the task was created (+1) or deleted (-1). Neither `version` nor
+    `updated_at` moves: they describe the task's own fields (updated_at is named, or the
+    column's onupdate would set it)."""
+    await session.execute(
+        update(Task)
+        .where(Task.id == task_id)
+        .values(comment_count=Task.comment_count + delta, updated_at=Task.updated_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def get_fresh(session: AsyncSession, task_id: uuid.UUID) -> Task | None:

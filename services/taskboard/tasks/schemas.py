@@ -40,6 +40,7 @@ class TaskRead(OutputModel):
                     "updated_at": "2026-12-02T10:00:00Z",
                     "deleted_at": None,
                     "version": 1,
+                    "comment_count": 0,
                 }
             ]
         },
@@ -62,6 +63,9 @@ class TaskRead(OutputModel):
     updated_at: datetime
     deleted_at: datetime | None
     version: int
+    # Live (not deleted) comments on the task, replies included. Not one of the task's own
+    # fields: a comment changes it without moving `version` (If-Match) or `updated_at`.
+    comment_count: int
 
 
 class TaskCreate(InputModel):

@@ -122,6 +122,7 @@ async def create(
         "updated_at": now,
         "deleted_at": None,
         "version": 1,
+        "comment_count": 0,
     }
     read = TaskRead(
         **values, assignee_ids=sorted(set(data.assignee_ids)), labels=sorted(set(data.labels))
