@@ -261,6 +261,7 @@ async def test_an_archived_board_reads_as_before(api: ApiClient) -> None:
         (shelf.viewer, f"{API}/boards/{b}/tasks?deleted=true"),
         (shelf.viewer, f"{API}/tasks/{t}"),
         (shelf.viewer, f"{API}/tasks/{t}/comments"),
+        (shelf.viewer, f"{API}/tasks/{t}/events"),
         (shelf.viewer, f"{API}/boards/{b}/events"),
         (shelf.viewer, f"{API}/boards/{b}/members"),
         (shelf.viewer, f"{API}/boards/{b}/labels"),

@@ -50,6 +50,7 @@ def _calls(w: World) -> list[tuple[str, str, str, str, dict[str, Any] | None]]:
         ("events", "viewer", "GET", f"{API}/boards/{b}/events", None),
         ("members", "viewer", "GET", f"{API}/boards/{b}/members", None),
         ("comments", "viewer", "GET", f"{API}/tasks/{t}/comments", None),
+        ("task events", "viewer", "GET", f"{API}/tasks/{t}/events", None),
         ("labels", "viewer", "GET", f"{API}/boards/{b}/labels", None),
         ("create task", "member", "POST", f"{API}/boards/{b}/tasks", {"title": "x"}),
         ("edit task", "member", "PATCH", f"{API}/tasks/{t}", {"title": "y"}),

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, Table, func, insert, literal, select, update
+from sqlalchemy import Insert, Select, Table, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.access.models import Board
 from taskboard.core.db import UnitOfWork
 from taskboard.core.telemetry import current_traceparent
-from taskboard.events.models import BoardEvent
+from taskboard.events.models import EVENT_TASK_ID, BoardEvent
 
 ReadT = TypeVar("ReadT", bound=BaseModel)
 
@@ -132,4 +132,28 @@ async def list_between(
         .order_by(BoardEvent.seq)
         .limit(limit)
     )
+    return list((await session.execute(stmt)).scalars())
+
+
+def about_task(
+    *, board_id: uuid.UUID, task_id: uuid.UUID, before: int | None, limit: int
+) -> Select[BoardEvent]:
+    """The board's events about one task (task.* and comment.* events) with seq < `before`,
+    newest first: read from the index on EVENT_TASK_ID, never the board's whole log."""
+    task_of_event = EVENT_TASK_ID  # a column expression (what the index holds)
+    stmt = select(BoardEvent).where(task_of_event == str(task_id), BoardEvent.board_id == board_id)
+    if before is not None:
+        stmt = stmt.where(BoardEvent.seq < before)
+    return stmt.order_by(BoardEvent.seq.desc()).limit(limit)
+
+
+async def list_about_task(
+    session: AsyncSession,
+    *,
+    board_id: uuid.UUID,
+    task_id: uuid.UUID,
+    before: int | None,
+    limit: int,
+) -> list[BoardEvent]:
+    stmt = about_task(board_id=board_id, task_id=task_id, before=before, limit=limit)
     return list((await session.execute(stmt)).scalars())

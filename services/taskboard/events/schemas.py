@@ -20,3 +20,11 @@ class EventPage(OutputModel):
     items: list[EventRead]
     next_after: int | None
     last_seq: int
+
+
+class TaskEventPage(OutputModel):
+    """A task's events, newest first; `next_before` is the `before` of the next (older) page,
+    null on the last."""
+
+    items: list[EventRead]
+    next_before: int | None

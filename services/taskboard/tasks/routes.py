@@ -7,6 +7,7 @@ from fastapi import Query, Response, status
 
 from taskboard.auth.deps import CurrentUser
 from taskboard.columns.schemas import ColumnKey
+from taskboard.events.schemas import TaskEventPage
 from taskboard.idempotency.deps import authenticated_router
 from taskboard.routing.deps import SettingsDep, UoW
 from taskboard.routing.preconditions import IfMatch, etag
@@ -87,6 +88,30 @@ async def get_task(
     task = await service.get(uow, principal, task_id)
     response.headers["ETag"] = etag(task.version)
     return task
+
+
+@router.get("/tasks/{task_id}/events")
+async def list_task_events(
+    task_id: uuid.UUID,
+    uow: UoW,
+    principal: CurrentUser,
+    settings: SettingsDep,
+    before: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**62,
+            description="Only events with a lower seq: `next_before` of the previous page",
+        ),
+    ] = None,
+    limit: Limit = None,
+) -> TaskEventPage:
+    """The task's activity, newest first: the board's `task.*` events about it (`data.task`)
+    and `comment.*` events on it (`data.task_id`). Anyone who can see the board may read it;
+    a trashed task's too."""
+    return await service.list_events(
+        uow, principal, task_id, before=before, limit=page_size(settings, limit)
+    )
 
 
 @router.patch("/tasks/{task_id}")

@@ -18,6 +18,7 @@ from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.ordering import key_between
 from taskboard.events import log as events
+from taskboard.events.schemas import EventRead, TaskEventPage
 from taskboard.labels.models import Label
 from taskboard.tasks import repository
 from taskboard.tasks.errors import StaleVersion, TaskDeleted, TaskNotFound
@@ -156,6 +157,28 @@ async def get(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> Task
     read = await repository.read_one(uow.session, task.id)
     assert read is not None
     return read
+
+
+async def list_events(
+    uow: UnitOfWork,
+    principal: Principal,
+    task_id: uuid.UUID,
+    *,
+    before: int | None,
+    limit: int,
+) -> TaskEventPage:
+    """The task's activity: its board's task.* and comment.* events about it, newest first,
+    for anyone who can see the board. A trashed task answers too, as GET /tasks/{id} does."""
+    board_id = await repository.board_of(uow.session, task_id)
+    if board_id is None:
+        raise TaskNotFound()
+    await require_role(uow, board_id, principal, "viewer", hidden=TaskNotFound)
+    rows = await events.list_about_task(
+        uow.session, board_id=board_id, task_id=task_id, before=before, limit=limit + 1
+    )
+    items = [EventRead.model_validate(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return TaskEventPage(items=items, next_before=items[-1].seq if more else None)
 
 
 async def _check_version(uow: UnitOfWork, task: Task, if_match: int | None) -> None:
