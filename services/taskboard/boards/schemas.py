@@ -37,10 +37,7 @@ class BoardRead(OutputModel):
     role: Role
     created_at: datetime
     updated_at: datetime
-    # Set while the board is archived (read-only). Always sent; the default keeps it optional
-    # in the document, so that the web client's literal snapshots, written before the field,
-    # still type-check. Make it required once they carry it.
-    archived_at: datetime | None = None
+    archived_at: datetime | None  # set while the board is archived (read-only)
 
 
 class BoardCreated(BoardRead):

@@ -21,7 +21,7 @@ class SnapshotBody(OutputModel):
     epoch: str  # the history seq counts in: resubscribe with it (see docs/realtime-protocol.md)
     created_at: datetime
     updated_at: datetime
-    archived_at: datetime | None = None  # set while archived; always sent (see BoardRead)
+    archived_at: datetime | None  # set while the board is archived (read-only)
     columns: list[ColumnRead]
     labels: list[LabelRead]
     members: list[MemberRead]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -15,10 +15,6 @@ IdList = Annotated[list[uuid.UUID], Field(max_length=50)]
 TaskSort = Literal[
     "position", "created_at", "-created_at", "updated_at", "-updated_at", "due_at", "-due_at"
 ]
-
-
-def _not_required(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
 
 
 class TaskRead(OutputModel):
@@ -69,10 +65,7 @@ class TaskRead(OutputModel):
     version: int
     # Live (not deleted) comments on the task, replies included. Not one of the task's own
     # fields: a comment changes it without moving `version` (If-Match) or `updated_at`.
-    # Always sent, but optional in the document (no `required`, no `default`, which
-    # openapi-typescript would read as required): the web client's literal tasks, written
-    # before the field, must still type-check. Make it required once they carry it.
-    comment_count: int = Field(0, json_schema_extra=_not_required)
+    comment_count: int
 
 
 class TaskCreate(InputModel):
