@@ -51,6 +51,8 @@ def site() -> Iterator[str]:
         "TASKBOARD_LOG_LEVEL": "WARNING",
         # Every person of every test signs up and in from this one address.
         "TASKBOARD_RATE_LIMIT_AUTH_PER_IP": "100000",
+        # The settings test points a webhook at this machine.
+        "TASKBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
     }
     server = ManagedProcess(
         taskboard_command("up", "--ephemeral", "--port", str(port)),

@@ -67,6 +67,35 @@ async def test_a_removed_member_s_board_closes(browsers: Browsers, site: str) ->
     await expect(card(ada, "To do", "Still here")).to_be_visible()
 
 
+async def test_an_archived_board_is_read_only_until_restored(browsers: Browsers, site: str) -> None:
+    ada = await browsers.open()
+    ada_email = await create_account(ada, "Ada")
+    board_id = await new_board(ada, "Last year")
+    grace = await browsers.open()
+    grace_email = await create_account(grace, "Grace")
+    await add_member(site, ada_email, grace_email, board_id)
+    await open_board(grace, "Last year")
+    await expect(grace.get_by_label("Add a card to To do")).to_be_visible()
+
+    await ada.get_by_role("link", name="taskboard").click()
+    await ada.get_by_role("button", name="Archive Last year").click()
+    await expect(ada.get_by_role("link", name="Last year")).to_have_count(0)
+    # Whoever has it open sees it become read-only.
+    await expect(grace.get_by_role("status").filter(has_text="archived")).to_be_visible(
+        timeout=LIVE
+    )
+    await expect(grace.get_by_label("Add a card to To do")).to_have_count(0)
+
+    await ada.get_by_role("button", name="Show archived boards").click()
+    await expect(ada.get_by_role("heading", name="Archived boards")).to_be_visible()
+    await ada.get_by_role("button", name="Restore Last year").click()
+    await expect(ada.get_by_role("link", name="Last year")).to_have_count(0)
+    await ada.get_by_role("button", name="Back to active boards").click()
+    await expect(ada.get_by_role("link", name="Last year")).to_be_visible()
+    await expect(grace.get_by_label("Add a card to To do")).to_be_visible(timeout=LIVE)
+    assert browsers.errors == []
+
+
 async def test_boards_are_renamed_and_deleted_by_role(browsers: Browsers, site: str) -> None:
     ada = await browsers.open()
     ada_email = await create_account(ada, "Ada")

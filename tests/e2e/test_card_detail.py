@@ -3,6 +3,8 @@ never lost: the 412 shows both versions and the editor chooses."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import Page, expect
 
 from tests.e2e.conftest import Browsers
@@ -32,6 +34,7 @@ async def test_a_conflicting_edit_offers_both_versions(browsers: Browsers, site:
     await edit_description(grace, "Grace's words")
     await open_card(ada, "To do", "Spec")
     await edit_description(ada, "Ada's **words**")
+    await ada.get_by_role("dialog").get_by_label("Priority").select_option("high")
     await ada.get_by_role("dialog").get_by_role("button", name="Save").click()
     ada_view = ada.get_by_role("dialog").get_by_label("Description")
     await expect(ada_view.locator("strong")).to_have_text("words")
@@ -49,10 +52,13 @@ async def test_a_conflicting_edit_offers_both_versions(browsers: Browsers, site:
     await expect(conflict.get_by_role("region", name="Your version")).to_contain_text(
         "Grace's words"
     )
+    await expect(conflict).to_contain_text("They changed description, priority.")
     await conflict.get_by_role("button", name="Keep mine").click()
     for page in (grace, ada):
         description = page.get_by_role("dialog").get_by_label("Description")
         await expect(description).to_have_text("Grace's words", timeout=LIVE)
+        # Only what Grace changed was kept: Ada's priority stands.
+        await expect(page.get_by_role("dialog")).to_contain_text("priority high")
     assert all("status of 412" in error for error in browsers.errors), browsers.errors
 
 
@@ -104,4 +110,17 @@ async def test_editing_priority_dates_and_assignees(browsers: Browsers, site: st
     await grace.get_by_role("dialog").get_by_role("button", name="Edit").click()
     await expect(grace.get_by_role("dialog").get_by_label("Due")).to_have_value("2031-05-04T17:30")
     await expect(grace.get_by_role("dialog").get_by_label("Priority")).to_have_value("high")
+
+    # The card's history from the event log, newest first, live as it grows.
+    history = grace.get_by_role("list", name="Activity").get_by_role("listitem")
+    await expect(history).to_have_text(
+        [
+            re.compile(r"^Ada changed the assignees, the due date, the priority ·"),
+            re.compile(r"^Ada created the card ·"),
+        ]
+    )
+    await ada.get_by_role("dialog").get_by_role("button", name="Close").click()
+    await card(ada, "To do", "Plan").get_by_role("button", name="Move to… “Plan”").click()
+    await ada.get_by_role("menuitem", name="Done").click()
+    await expect(history.first).to_have_text(re.compile(r"^Ada moved it to Done ·"), timeout=LIVE)
     assert browsers.errors == []

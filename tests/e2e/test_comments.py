@@ -37,6 +37,11 @@ async def test_comments_and_replies_arrive_live(browsers: Browsers, site: str) -
     )
     await expect(thread).to_contain_text("Shall we ship it?", timeout=LIVE)
     await expect(thread.locator("strong")).to_have_text("ship")
+    # The card face counts it, for everyone.
+    for page in (ada, grace):
+        await expect(card(page, "To do", "Discuss").get_by_label("1 comment")).to_be_visible(
+            timeout=LIVE
+        )
 
     await thread.get_by_role("button", name="Reply to Ada").click()
     await (
@@ -55,9 +60,7 @@ async def test_comments_and_replies_arrive_live(browsers: Browsers, site: str) -
     await expect(box).to_have_value("Over to @Grace Hopper ")
     await ada.get_by_role("button", name="Add comment").click()
     for page in (ada, grace):
-        await expect(page.locator(".comments .mention")).to_have_text(
-            "@Grace Hopper", timeout=LIVE
-        )
+        await expect(page.locator(".comments .mention")).to_have_text("@Grace Hopper", timeout=LIVE)
 
     # The author edits a reply and deletes it; the teammate follows.
     mine = grace.get_by_role("listitem", name="Reply by Grace Hopper")
@@ -73,6 +76,10 @@ async def test_comments_and_replies_arrive_live(browsers: Browsers, site: str) -
     await mine.get_by_role("button", name="Delete reply").click()
     await expect(answer).to_have_count(0, timeout=LIVE)
     await expect(ada.get_by_role("list", name="Replies to Ada")).to_have_count(0)
+    # Two comments and a reply were made, the reply deleted.
+    await expect(card(grace, "To do", "Discuss").get_by_label("2 comments")).to_be_visible(
+        timeout=LIVE
+    )
     assert browsers.errors == []
 
 

@@ -20,6 +20,7 @@ function task(id: string, status: string, position: string, title = id): Task {
     created_by: null,
     updated_by: null,
     deleted_at: null,
+    comment_count: 0,
   } as Task;
 }
 
@@ -33,6 +34,7 @@ function snapshot(seq: number, tasks: Task[] = []): Snapshot {
     epoch: "e1",
     created_at: "2026-12-03T00:00:00Z",
     updated_at: "2026-12-03T00:00:00Z",
+    archived_at: null,
     columns: [
       { id: "c2", key: "done", name: "Done", position: "b", wip_limit: null },
       { id: "c1", key: "todo", name: "To do", position: "a", wip_limit: null },
@@ -191,6 +193,22 @@ describe("BoardState", () => {
     expect(state.members.get("u9")?.role).toBe("admin");
     state.apply({ seq: 7, event: "member.removed", data: { user_id: "u9" } });
     expect(state.members.has("u9")).toBe(false);
+  });
+
+  it("counts comments by their events and follows archiving", () => {
+    const state = new BoardState(snapshot(1, [task("a", "todo", "a0")]));
+    state.apply({ seq: 2, event: "comment.created", data: { id: "c1", task_id: "a" } });
+    state.apply({ seq: 3, event: "comment.created", data: { id: "c2", task_id: "a" } });
+    state.apply({ seq: 4, event: "comment.updated", data: { id: "c2", task_id: "a" } });
+    state.apply({ seq: 5, event: "comment.deleted", data: { id: "c1", task_id: "a" } });
+    expect(state.tasks().get("a")?.comment_count).toBe(1);
+    expect(state.archivedAt).toBeNull();
+    state.apply({ seq: 6, event: "board.updated", data: { archived_at: "2026-12-03T10:00:00Z" } });
+    expect(state.archivedAt).toBe("2026-12-03T10:00:00Z");
+    state.apply({ seq: 7, event: "board.updated", data: { name: "Renamed" } });
+    expect(state.archivedAt).toBe("2026-12-03T10:00:00Z");
+    state.apply({ seq: 8, event: "board.updated", data: { archived_at: null } });
+    expect(state.archivedAt).toBeNull();
   });
 
   it("follows the viewer's own role", () => {

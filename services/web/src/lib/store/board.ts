@@ -43,6 +43,8 @@ export class BoardState {
   role: Snapshot["role"];
   epoch: string;
   seq: number;
+  /** Archived boards are read-only until unarchived. */
+  archivedAt: string | null;
   columns: Column[];
   members = new Map<string, Member>();
   labels = new Map<string, Label>();
@@ -61,6 +63,7 @@ export class BoardState {
     this.role = snapshot.role;
     this.epoch = snapshot.epoch;
     this.seq = snapshot.seq;
+    this.archivedAt = snapshot.archived_at;
     this.columns = [...snapshot.columns].sort(byPosition);
     for (const task of snapshot.tasks) this.confirmed.set(task.id, task);
     for (const member of snapshot.members) this.members.set(member.user_id, member);
@@ -132,9 +135,21 @@ export class BoardState {
       }
       case "board.updated":
         if (typeof event.data.name === "string") this.name = event.data.name;
+        if ("archived_at" in event.data) this.archivedAt = (event.data.archived_at as string) ?? null;
         break;
+      case "comment.created":
+      case "comment.deleted": {
+        // The count lives on the task row; its own events carry it, comment events move it.
+        const onTask = this.confirmed.get(String(event.data.task_id));
+        const step = event.event === "comment.created" ? 1 : -1;
+        if (onTask) {
+          const count = Math.max(0, onTask.comment_count + step);
+          this.confirmed.set(onTask.id, { ...onTask, comment_count: count });
+        }
+        break;
+      }
       default:
-        break; // columns, labels, members, comments: shown by later slices
+        break; // comment edits and events of later kinds change nothing on the board
     }
     return "applied";
   }
