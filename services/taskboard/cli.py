@@ -229,6 +229,11 @@ def _dev_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def local_storage_url(data_dir: Path) -> str:
+    """Where `taskboard up` keeps files: `files/` in its data dir, as a file:// URL."""
+    return (data_dir.resolve() / "files").as_uri()
+
+
 def _serve(
     app: object, *, host: str, port: int, settings: Settings, banner: str | None = None
 ) -> None:
@@ -346,6 +351,8 @@ def cmd_up(args: argparse.Namespace) -> None:
             # One process on a laptop: /metrics beside the API (deployments use their own port).
             os.environ.setdefault("TASKBOARD_METRICS_PORT", "0")
             os.environ.setdefault("TASKBOARD_SECRET_KEY", _dev_secret(data_dir))
+            # Attachments live beside the data, and go with it (--ephemeral removes them).
+            os.environ.setdefault("TASKBOARD_STORAGE_URL", local_storage_url(data_dir))
             settings = load_settings()
             _migrate(settings.database_url)
             from taskboard.api.app import create_app

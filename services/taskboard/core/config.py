@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,8 +23,61 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "changethis", "secret"
 DEFAULT_SECRETS_DIR = "/run/secrets/taskboard"
 
 
+# Presigned URLs signed with SigV4 live at most seven days.
+STORAGE_PRESIGN_TTL_CEILING = 7 * 86_400
+
+# S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and ending
+# with a letter or digit.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
 class ConfigurationError(Exception):
     """Start-up must stop: the message names every bad setting."""
+
+
+@dataclass(frozen=True)
+class StorageLocation:
+    """Where TASKBOARD_STORAGE_URL points: a local directory or an S3 bucket and prefix."""
+
+    kind: Literal["local", "s3"]
+    path: Path | None = None  # local: an absolute directory
+    bucket: str = ""  # s3
+    prefix: str = ""  # s3: keys live under it ("" for the whole bucket), no leading/trailing /
+
+
+def storage_location(url: str) -> StorageLocation:
+    """Parse TASKBOARD_STORAGE_URL: `file:///abs/dir`, a directory path (relative to the
+    working directory) or `s3://bucket[/prefix]`. ValueError says what is wrong."""
+    url = url.strip()
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        if not url:
+            raise ValueError("must not be empty")
+        return StorageLocation(kind="local", path=Path(url).expanduser().resolve())
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query or fragment")
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError("file:// URLs name a local directory: file:///abs/dir")
+        path = unquote(parts.path)
+        if not path.startswith("/") or path == "/":
+            raise ValueError("file:// URLs need an absolute directory: file:///abs/dir")
+        return StorageLocation(kind="local", path=Path(path))
+    if scheme in ("s3", "s3a"):
+        bucket = parts.netloc
+        if not bucket:
+            raise ValueError("s3:// URLs need a bucket: s3://bucket[/prefix]")
+        if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+            raise ValueError(f"{bucket!r} is not a valid S3 bucket name")
+        prefix = unquote(parts.path).strip("/")
+        if prefix and any(segment in ("", ".", "..") for segment in prefix.split("/")):
+            raise ValueError("the prefix must not have empty, '.' or '..' segments")
+        return StorageLocation(kind="s3", bucket=bucket, prefix=prefix)
+    raise ValueError(
+        f"unsupported scheme {scheme!r}: use file:///abs/dir, a directory path "
+        "or s3://bucket[/prefix]"
+    )
 
 
 class Settings(BaseSettings):
@@ -178,6 +234,39 @@ class Settings(BaseSettings):
     presence_ttl_seconds: int = Field(30, ge=3)
     consumer_group_idle_seconds: int = Field(300, ge=5)
 
+    # File storage (attachments): a local directory, or an S3-compatible bucket.
+    storage_url: str | None = Field(
+        None,
+        description="where files are kept: file:///abs/dir (or a directory path) or "
+        "s3://bucket[/prefix]; unset: no file storage (taskboard up sets one under its data dir)",
+    )
+    storage_s3_endpoint: str | None = Field(
+        None,
+        description="an S3-compatible server's URL (MinIO, Ceph, R2...); unset: AWS S3 itself",
+    )
+    storage_s3_region: str = Field("us-east-1", min_length=1, description="the bucket's region")
+    storage_s3_access_key_id: str | None = Field(
+        None, description="S3 access key id; unset: the AWS_* environment or the pod's role"
+    )
+    storage_s3_secret_access_key: SecretStr | None = Field(
+        None, description="S3 secret key (a secret file in TASKBOARD_SECRETS_DIR)"
+    )
+    storage_s3_virtual_hosted_style: bool = Field(
+        False, description="address the bucket as bucket.host instead of host/bucket"
+    )
+    storage_presign_ttl_seconds: int = Field(
+        300,
+        ge=1,
+        le=STORAGE_PRESIGN_TTL_CEILING,
+        description="how long presigned download and upload URLs are valid",
+    )
+    attachment_max_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, description="largest file one upload may store"
+    )
+    board_storage_quota_bytes: int = Field(
+        10 * 1024 * 1024 * 1024, ge=1, description="bytes of files one board may keep"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
@@ -191,6 +280,26 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        storage_location(value)  # raises ValueError naming what is wrong
+        return value.strip()
+
+    @field_validator("storage_s3_endpoint")
+    @classmethod
+    def _s3_endpoint(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL, e.g. https://minio.example:9000")
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            raise ValueError("must be the server's URL alone (no path: the bucket is in the URL)")
+        return value.strip().rstrip("/")
 
     @field_validator("oidc_algorithms")
     @classmethod
@@ -218,7 +327,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TASKBOARD_OIDC_ISSUER needs TASKBOARD_OIDC_AUDIENCE and TASKBOARD_OIDC_JWKS_URL"
             )
+        if (self.storage_s3_access_key_id is None) != (self.storage_s3_secret_access_key is None):
+            raise ValueError(
+                "TASKBOARD_STORAGE_S3_ACCESS_KEY_ID and TASKBOARD_STORAGE_S3_SECRET_ACCESS_KEY "
+                "go together: set both or neither"
+            )
+        if self.attachment_max_bytes > self.board_storage_quota_bytes:
+            raise ValueError(
+                "TASKBOARD_ATTACHMENT_MAX_BYTES exceeds TASKBOARD_BOARD_STORAGE_QUOTA_BYTES"
+            )
         return self
+
+    @cached_property
+    def storage(self) -> StorageLocation | None:
+        """TASKBOARD_STORAGE_URL parsed (validated at load); None when it is unset."""
+        return storage_location(self.storage_url) if self.storage_url else None
 
     @cached_property
     def async_database_url(self) -> str:
