@@ -102,6 +102,11 @@ def test_xml_is_recognized() -> None:
         "\ufeffUTF-16 text".encode("utf-16-le"),
         b"I <3 this: a < b and c > d",
         b'{"json": [1, 2, 3]}',
+        # Printable text that starts like a short signature (BMP, DOS executable, MP3, Flash).
+        b"BMW service notes\n",
+        b"MZ is her nickname\n",
+        b"ID3 tags explained\n",
+        b"CWS meeting minutes",
     ],
 )
 def test_plain_text(head: bytes) -> None:
@@ -122,6 +127,12 @@ def test_only_raster_images_are_inline_safe() -> None:
         assert inline_safe(kind)
     for kind in ("image/svg+xml", "text/html", "application/pdf", "text/plain", "application/xml"):
         assert not inline_safe(kind)
+
+
+def test_a_text_only_gif_header_does_not_hide_html() -> None:
+    # A real GIF has binary bytes right after its signature; this is HTML in disguise.
+    assert sniff(b"GIF89a<html><script>alert(1)</script>") == "text/html"
+    assert sniff(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n") == "application/pdf"
 
 
 def test_a_png_signature_followed_by_html_is_a_png() -> None:

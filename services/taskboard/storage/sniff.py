@@ -47,6 +47,9 @@ _ACTIVE_TAG: Final = re.compile(
 _SVG_TAG: Final = re.compile(rb"<svg[\s>/:]|<[a-z0-9_-]+:svg[\s>/]", re.IGNORECASE)
 _XML_START: Final = re.compile(rb"<\?xml[\s?]", re.IGNORECASE)
 
+# Formats whose files may be printable text from the first byte on.
+_TEXTUAL_SIGNATURES: Final = frozenset({"application/pdf", "application/postscript"})
+
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
 _UTF16_BOMS: Final = {b"\xfe\xff": "utf-16-be", b"\xff\xfe": "utf-16-le"}
 
@@ -61,12 +64,16 @@ def sniff(head: bytes) -> str:
             # UTF-16 text has zero bytes; read it as text to look for markup in it.
             text = head[2:].decode(encoding, errors="ignore").encode("utf-8", errors="ignore")
             return _markup(text) or TEXT
+    text = head.removeprefix(_UTF8_BOM)
+    binary = any(byte in _BINARY_BYTES for byte in text)
     if not head.startswith(_UTF8_BOM):
         kind = filetype.guess_mime(head)
-        if kind:
+        # Some signatures are two or three printable bytes ("BM", "MZ", "ID3"): content with
+        # no binary byte at all is text that happens to start so. Real images, archives and
+        # executables hold binary bytes in their first 8 KiB; PDF and PostScript may not.
+        if kind and (binary or kind in _TEXTUAL_SIGNATURES):
             return str(kind)
-    text = head.removeprefix(_UTF8_BOM)
-    if any(byte in _BINARY_BYTES for byte in text):
+    if binary:
         return OCTET_STREAM
     return _markup(text) or TEXT
 
