@@ -338,7 +338,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @cached_property
+    @property
     def storage(self) -> StorageLocation | None:
         """TASKBOARD_STORAGE_URL parsed (validated at load); None when it is unset."""
         return storage_location(self.storage_url) if self.storage_url else None
