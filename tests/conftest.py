@@ -20,7 +20,7 @@ from tests.helpers import ApiClient
 if TYPE_CHECKING:
     from tests.fixtures.services import ServiceUrls
 
-pytest_plugins = ["tests.fixtures.services"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.s3"]
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -45,8 +45,9 @@ def make_settings(urls: ServiceUrls, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def settings(service_urls: ServiceUrls) -> Settings:
-    return make_settings(service_urls)
+def settings(service_urls: ServiceUrls, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # Attachments go to a local directory of the session's.
+    return make_settings(service_urls, storage_url=tmp_path_factory.mktemp("files").as_uri())
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Imports every model so Base.metadata is complete (Alembic and tests need the whole schema)."""
 
 from taskboard.access.models import Board, Membership
+from taskboard.attachments.models import Attachment
 from taskboard.auth.models import RefreshToken
 from taskboard.columns.models import BoardColumn
 from taskboard.comments.models import Comment
@@ -20,6 +21,7 @@ from taskboard.users.models import User
 from taskboard.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "Attachment",
     "Base",
     "Board",
     "BoardColumn",

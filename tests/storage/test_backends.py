@@ -17,7 +17,8 @@ from taskboard.storage import (
     open_storage,
 )
 from taskboard.storage.backend import BLOCK_BYTES, PART_BYTES
-from tests.storage.conftest import Backend, S3Server
+from tests.fixtures.s3 import S3Server
+from tests.storage.conftest import Backend
 
 MIB = 1 << 20
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"

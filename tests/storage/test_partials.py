@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-from tests.storage.conftest import BUCKET, Backend, S3Server
+from tests.fixtures.s3 import BUCKET, S3Server
+from tests.storage.conftest import Backend
 
 CHILD = """
 import asyncio, os, sys

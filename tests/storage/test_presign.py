@@ -19,7 +19,8 @@ from obstore.store import S3Store
 
 from taskboard.storage import ObjectNotFound, content_disposition
 from taskboard.storage.presign import S3Signer
-from tests.storage.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, Backend
+from tests.fixtures.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+from tests.storage.conftest import Backend
 
 NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
 

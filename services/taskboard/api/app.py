@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from taskboard.api.middleware import (
     SecurityHeadersMiddleware,
 )
 from taskboard.api.web import serve_web
+from taskboard.attachments.routes import UPLOAD_PATH
+from taskboard.attachments.routes import router as attachments_router
+from taskboard.attachments.routes import upload_router as attachment_upload_router
 from taskboard.auth.routes import me_router
 from taskboard.auth.routes import router as auth_router
 from taskboard.boards.routes import columns_router as board_columns_router
@@ -36,6 +40,7 @@ from taskboard.notifications.routes import router as notifications_router
 from taskboard.routing import health
 from taskboard.routing.contract import declare_problem_schema, operation_id
 from taskboard.snapshots.routes import router as snapshots_router
+from taskboard.storage import open_storage
 from taskboard.tasks.routes import router as tasks_router
 from taskboard.webhooks.routes import router as webhooks_router
 
@@ -63,6 +68,8 @@ def api_router() -> APIRouter:
         board_columns_router,
         tasks_router,
         comments_router,
+        attachments_router,
+        attachment_upload_router,
         labels_router,
         events_router,
         notifications_router,
@@ -113,13 +120,18 @@ def create_app(
     )
     if resources is not None:
         app.state.resources = resources  # ASGITransport in tests runs no lifespan
+    # Files (attachments); None without TASKBOARD_STORAGE_URL (their routes then answer 503).
+    app.state.storage = open_storage(settings) if settings.storage_url else None
     _serve_docs(app)
     declare_problem_schema(app)
     problems.install(app)
     health.include(app, settings)
     app.include_router(api_router())
     serve_web(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    upload = re.compile("/api/v1" + re.sub(r"\{[a-z_]+\}", "[^/]+", UPLOAD_PATH))
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, streamed=[("POST", upload)]
+    )
     app.add_middleware(SecurityHeadersMiddleware, no_store_prefix="/api/v1/auth/")
     app.add_middleware(MetricsMiddleware)
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,12 +75,24 @@ class BodyLimitMiddleware:
     """Refuse bodies over the limit with problem+json: early by Content-Length, else while
     streaming (the app then sees a truncated, undecodable body and never a huge one)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        streamed: Sequence[tuple[str, re.Pattern[str]]] = (),
+    ) -> None:
+        """`streamed`: (method, path pattern) of routes that stream their bodies and enforce
+        caps of their own (uploads); this middleware leaves them alone."""
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or any(
+            scope.get("method") == method and pattern.fullmatch(scope.get("path", ""))
+            for method, pattern in self.streamed
+        ):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")

@@ -1,0 +1,1 @@
+"""Files attached to tasks: rows here, bytes in file storage (taskboard.storage)."""
