@@ -4,6 +4,7 @@ carries the same protective headers."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -64,3 +65,80 @@ async def test_upload_to_s3_and_download_by_signed_redirect(
             assert fetched.content == body
             assert fetched.headers["content-disposition"].startswith(disposition)
             assert fetched.headers["content-type"] == served
+
+
+async def test_direct_upload_goes_to_the_store_and_is_confirmed(
+    s3_api: tuple[ApiClient, str], s3_server: S3Server
+) -> None:
+    api, prefix = s3_api
+    owner = await api.user("owner")
+    board = await api.board(owner)
+    task_id = await new_task(api, owner, board)
+    other_task = await new_task(api, owner, board, "Other")
+    content = b"%PDF-1.7\n" + b"x" * 5000
+    asked = await api.http.post(
+        f"/api/v1/tasks/{task_id}/attachments/direct",
+        json={
+            "filename": "report.pdf",
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        },
+        headers=owner.headers,
+    )
+    assert asked.status_code == 201, asked.text
+    grant = asked.json()
+    confirm_url = f"/api/v1/tasks/{task_id}/attachments/direct/confirm"
+    early = await api.http.post(confirm_url, json={"token": grant["token"]}, headers=owner.headers)
+    assert early.status_code == 409
+    assert early.json()["type"].endswith("upload-not-received")
+
+    async with httpx.AsyncClient() as browser:  # straight to the store, not through the api
+        put = await browser.request(
+            grant["method"], grant["url"], headers=grant["headers"], content=content
+        )
+        assert put.status_code == 200, put.text
+    assert len(s3_server.keys(f"{prefix}/")) == 1
+
+    elsewhere = await api.http.post(
+        f"/api/v1/tasks/{other_task}/attachments/direct/confirm",
+        json={"token": grant["token"]},
+        headers=owner.headers,
+    )
+    assert elsewhere.status_code == 422
+    confirmed = await api.http.post(
+        confirm_url, json={"token": grant["token"]}, headers=owner.headers
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    body = confirmed.json()
+    assert (body["filename"], body["size"], body["content_type"]) == (
+        "report.pdf",
+        len(content),
+        "application/pdf",
+    )
+    again = await api.http.post(confirm_url, json={"token": grant["token"]}, headers=owner.headers)
+    assert again.json()["id"] == body["id"]
+    listed = await api.http.get(f"/api/v1/tasks/{task_id}/attachments", headers=owner.headers)
+    assert [a["id"] for a in listed.json()["items"]] == [body["id"]]
+
+
+async def test_direct_upload_is_refused_past_the_cap_and_on_local_storage(
+    s3_api: tuple[ApiClient, str], api: ApiClient
+) -> None:
+    on_s3, _ = s3_api
+    owner = await on_s3.user("owner")
+    task_id = await new_task(on_s3, owner, await on_s3.board(owner))
+    too_big = await on_s3.http.post(
+        f"/api/v1/tasks/{task_id}/attachments/direct",
+        json={"filename": "big.iso", "size": 10**12, "sha256": "0" * 64},
+        headers=owner.headers,
+    )
+    assert too_big.status_code == 413
+    local_owner = await api.user("owner")
+    local_task = await new_task(api, local_owner, await api.board(local_owner))
+    local = await api.http.post(
+        f"/api/v1/tasks/{local_task}/attachments/direct",
+        json={"filename": "a.txt", "size": 1, "sha256": "0" * 64},
+        headers=local_owner.headers,
+    )
+    assert local.status_code == 409
+    assert local.json()["type"].endswith("direct-upload-unavailable")

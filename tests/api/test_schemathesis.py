@@ -132,6 +132,8 @@ REFUSALS_NO_SCHEMA_CAN_STATE = {
     ("email", "value_error"): "email-validator refuses addresses that `format: email` allows "
     "but mail cannot reach (special-use domains such as .test, quoted local parts)",
     ("email", "account_exists"): "a member is added by the address of an account that exists",
+    ("token", "invalid"): "an upload grant is opaque: only one this API signed, for this task",
+    ("token", "expired"): "an upload grant lives as long as its signed PUT",
 }
 
 

@@ -1,4 +1,4 @@
-from taskboard.core.errors import NotFound, TaskboardError
+from taskboard.core.errors import Conflict, NotFound, TaskboardError
 
 
 class AttachmentNotFound(NotFound):
@@ -12,3 +12,13 @@ class StorageUnavailable(TaskboardError):
     status = 503
     type = "storage-unavailable"
     title = "File storage is not configured"
+
+
+class DirectUploadUnavailable(Conflict):
+    type = "direct-upload-unavailable"
+    title = "This store takes uploads through the api"
+
+
+class UploadNotReceived(Conflict):
+    type = "upload-not-received"
+    title = "The file has not reached the store"

@@ -7,9 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from taskboard.attachments import service
+from taskboard.attachments import direct, service
 from taskboard.attachments.deps import StorageDep
-from taskboard.attachments.schemas import AttachmentPage, AttachmentRead
+from taskboard.attachments.schemas import (
+    AttachmentPage,
+    AttachmentRead,
+    DirectUpload,
+    DirectUploadConfirm,
+    DirectUploadGrant,
+)
 from taskboard.auth.deps import CurrentUser
 from taskboard.idempotency.deps import authenticated_router
 from taskboard.routing.contract import AUTHENTICATED
@@ -67,6 +73,33 @@ async def upload_attachment(
         chunks=request.stream(),
         declared_size=int(declared) if declared and declared.isdigit() else None,
     )
+
+
+@router.post("/tasks/{task_id}/attachments/direct", status_code=status.HTTP_201_CREATED)
+async def grant_direct_upload(
+    task_id: uuid.UUID,
+    data: DirectUpload,
+    resources: Res,
+    storage: StorageDep,
+    principal: CurrentUser,
+) -> DirectUploadGrant:
+    """For object stores: a signed PUT that sends the file to the store itself (large files
+    never pass through the api), held to the declared size and sha256. Then confirm. A local
+    store answers 409 `direct-upload-unavailable`: POST the bytes instead."""
+    return await direct.grant(resources, storage, principal, task_id, data)
+
+
+@router.post("/tasks/{task_id}/attachments/direct/confirm", status_code=status.HTTP_201_CREATED)
+async def confirm_direct_upload(
+    task_id: uuid.UUID,
+    data: DirectUploadConfirm,
+    resources: Res,
+    storage: StorageDep,
+    principal: CurrentUser,
+) -> AttachmentRead:
+    """Record the file once the store has it (409 `upload-not-received` before); confirming
+    again answers the same attachment."""
+    return await direct.confirm(resources, storage, principal, task_id, data.token)
 
 
 @router.get("/tasks/{task_id}/attachments")

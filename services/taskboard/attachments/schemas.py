@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
-from taskboard.core.schemas import OutputModel
+from taskboard.core.schemas import InputModel, OutputModel
 
 
 class AttachmentRead(OutputModel):
@@ -25,3 +26,26 @@ class AttachmentRead(OutputModel):
 class AttachmentPage(OutputModel):
     items: list[AttachmentRead]
     next_cursor: str | None
+
+
+class DirectUpload(InputModel):
+    filename: str = Field(min_length=1, max_length=1000)
+    size: int = Field(ge=0, description="bytes; the store refuses any other length")
+    sha256: str = Field(
+        pattern="^[0-9a-f]{64}$", description="hex digest; the store refuses other content"
+    )
+
+
+class DirectUploadGrant(OutputModel):
+    """Send `method` to `url` with exactly `headers` and the file as the body, before
+    `expires_at`; then confirm with `token`."""
+
+    method: Literal["PUT"]
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+    token: str
+
+
+class DirectUploadConfirm(InputModel):
+    token: str = Field(min_length=1, max_length=8000)

@@ -71,6 +71,11 @@ def clean_filename(raw: str) -> str:
     return name
 
 
+def object_key(board_id: uuid.UUID, task_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
+    """Never reused: a new id for every file (so a collected key never hits a new file)."""
+    return f"boards/{board_id}/tasks/{task_id}/{attachment_id}"
+
+
 async def _task_board(
     uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minimum: Role
 ) -> uuid.UUID:
@@ -81,7 +86,7 @@ async def _task_board(
     return board_id
 
 
-async def _stored_on_board(uow: UnitOfWork, board_id: uuid.UUID) -> int:
+async def stored_on_board(uow: UnitOfWork, board_id: uuid.UUID) -> int:
     total = await uow.session.execute(
         select(func.coalesce(func.sum(Attachment.size), 0)).where(
             Attachment.board_id == board_id, Attachment.deleted_at.is_(None)
@@ -90,7 +95,7 @@ async def _stored_on_board(uow: UnitOfWork, board_id: uuid.UUID) -> int:
     return int(total.scalar_one())
 
 
-def _check_quota(held: int, adding: int, quota: int) -> None:
+def check_quota(held: int, adding: int, quota: int) -> None:
     if held + adding > quota:
         raise quotas.QuotaExceeded(
             f"The board's files may take at most {quota} bytes ({held} held); remove some first",
@@ -98,7 +103,7 @@ def _check_quota(held: int, adding: int, quota: int) -> None:
         )
 
 
-async def _writable_task(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> uuid.UUID:
+async def writable_task(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> uuid.UUID:
     board_id = await _task_board(uow, principal, task_id, "member")
     if await tasks_repository.is_deleted(uow.session, task_id):
         raise TaskDeleted("The task is in the trash; restore it to attach files")
@@ -124,22 +129,22 @@ async def upload(
         raise ObjectTooLarge(settings.attachment_max_bytes)
     # Refuse early what would be refused anyway: no bytes move for a viewer or a full board.
     async with unit_of_work(resources) as uow:
-        board_id = await _writable_task(uow, principal, task_id)
-        _check_quota(
-            await _stored_on_board(uow, board_id),
+        board_id = await writable_task(uow, principal, task_id)
+        check_quota(
+            await stored_on_board(uow, board_id),
             declared_size or 0,
             settings.board_storage_quota_bytes,
         )
     attachment_id = uuid.uuid4()
-    key = f"boards/{board_id}/tasks/{task_id}/{attachment_id}"
+    key = object_key(board_id, task_id, attachment_id)
     stored = await storage.put_stream(key, chunks, max_bytes=settings.attachment_max_bytes)
     try:
         async with unit_of_work(resources) as uow:
             # Again under the board's lock: the role, the trash and the quota may have changed
             # while the bytes moved, and the lock makes the quota exact.
-            await _writable_task(uow, principal, task_id)
-            _check_quota(
-                await _stored_on_board(uow, board_id),
+            await writable_task(uow, principal, task_id)
+            check_quota(
+                await stored_on_board(uow, board_id),
                 stored.size,
                 settings.board_storage_quota_bytes,
             )
