@@ -254,8 +254,14 @@ async def download(
     inline = thumbnail or inline_safe(row.content_type)
     name = re.sub(r"\.[^.]*$", "", row.filename) + ".webp" if thumbnail else row.filename
     disposition: Disposition = "inline" if inline else "attachment"
-    url = await storage.presigned_get(
-        key, ttl=ttl, filename=name, disposition=disposition, content_type=content_type
+    # Thumbnails always come through the api: they are small, and the page's
+    # Content-Security-Policy lets images load from its own origin alone.
+    url = (
+        None
+        if thumbnail
+        else await storage.presigned_get(
+            key, ttl=ttl, filename=name, disposition=disposition, content_type=content_type
+        )
     )
     if url is not None:
         return Download(read(row), name, content_type, inline, redirect=url)

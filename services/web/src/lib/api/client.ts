@@ -28,6 +28,7 @@ function csrfToken(): string {
 
 export interface RequestOptions {
   body?: unknown;
+  file?: Blob; // sent as the raw body (uploads)
   idempotencyKey?: string;
   ifMatch?: number;
 }
@@ -88,17 +89,23 @@ async function withRenewal<T>(method: string, path: string, options: RequestOpti
   }
 }
 
+/** Send a file's bytes as the body (no JSON, no offline queue: a file is sent now or fails). */
+export function upload<T>(path: string, file: Blob): Promise<T> {
+  return withRenewal<T>("POST", path, { file });
+}
+
 async function send<T>(method: string, path: string, options: RequestOptions): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.file !== undefined) headers["Content-Type"] = "application/octet-stream";
   if (options.idempotencyKey) headers["Idempotency-Key"] = options.idempotencyKey;
   if (options.ifMatch !== undefined) headers["If-Match"] = `"${options.ifMatch}"`;
   const response = await fetch(`/api/v1${path}`, {
     method,
     headers,
     credentials: "same-origin",
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    body: options.file ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
   });
   if (response.status === 204) return undefined as T;
   const payload = await response.json().catch(() => ({ title: response.statusText }));
