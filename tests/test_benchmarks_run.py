@@ -104,6 +104,17 @@ def test_bench_web_measures_a_board_in_chromium() -> None:
     assert report["bundle"]["board_js_gzip_kib"] > 0
 
 
+def test_bench_attachments_moves_a_file_every_way() -> None:
+    result = _run("loadtests/bench_attachments.py", "--size-mib", "3")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    assert report["size_mib"] == 3
+    for backend in ("local", "s3_moto"):
+        assert report[backend]["through_api_upload_mib_per_s"] > 0
+        assert report[backend]["download_mib_per_s"] > 0
+    assert report["s3_moto"]["direct_upload_mib_per_s"] > 0
+
+
 def test_screenshots_script_writes_the_readme_images(tmp_path: Path) -> None:
     result = _run("loadtests/screenshots.py", "--out", str(tmp_path))
     if "needs Debian's chromium" in result.stdout + result.stderr and not os.environ.get("CI"):

@@ -25,6 +25,13 @@ CHROMIUM_FLAGS = [
 @contextmanager
 def running_site(**env: str) -> Iterator[str]:
     """Its URL; `env` adds settings (fast password hashing and no login limit are set)."""
+    with running_site_process(**env) as (url, _):
+        yield url
+
+
+@contextmanager
+def running_site_process(**env: str) -> Iterator[tuple[str, int]]:
+    """Its URL and the process id of `taskboard up` (the api, socket and worker in one)."""
     port = free_port()
     log = Path(tempfile.mkdtemp(prefix="taskboard-site-")) / "server.log"
     server = ManagedProcess(
@@ -43,4 +50,5 @@ def running_site(**env: str) -> Iterator[str]:
         ready_timeout=120,
     )
     with server:
-        yield f"http://127.0.0.1:{port}"
+        assert server.pid is not None
+        yield f"http://127.0.0.1:{port}", server.pid
