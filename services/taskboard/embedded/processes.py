@@ -186,11 +186,6 @@ class ManagedProcess:
 
     # ------------------------------------------------------------------ life cycle
 
-    @property
-    def pid(self) -> int | None:
-        """The running process's id (None before start)."""
-        return self._popen.pid if self._popen is not None else None
-
     def start(self) -> Self:
         """Start the process (not waiting for it to be ready); returns self."""
         if self._popen is not None:
