@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from taskboard.api.app import create_app
 from taskboard.core.config import Settings
@@ -253,3 +255,22 @@ async def test_without_storage_uploads_answer_503(
         refused = await upload(api, owner, task_id, "a.txt", b"a")
     assert refused.status_code == 503
     assert "TASKBOARD_STORAGE_URL" in refused.json()["detail"]
+
+
+async def test_the_snapshot_names_each_cards_cover(
+    api: ApiClient, owner: User, board: dict[str, Any], connection: AsyncConnection
+) -> None:
+    first, second = await new_task(api, owner, board, "A"), await new_task(api, owner, board, "B")
+    older = (await upload(api, owner, first, "old.png", PNG)).json()["id"]
+    newer = (await upload(api, owner, first, "new.png", PNG)).json()["id"]
+    await upload(api, owner, second, "notes.txt", b"words")
+    # What the worker records once it made the thumbnails (tests/worker covers the making).
+    await connection.execute(
+        text(
+            "UPDATE attachments SET thumbnail_key = storage_key || '.thumb.webp' "
+            "WHERE id IN (:a, :b)"
+        ),
+        {"a": older, "b": newer},
+    )
+    snapshot = await api.http.get(f"/api/v1/boards/{board['id']}", headers=owner.headers)
+    assert snapshot.json()["covers"] == {first: newer}  # the newest image; none for text

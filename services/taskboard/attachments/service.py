@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from taskboard.access.roles import Role
 from taskboard.access.service import require_role
@@ -188,6 +189,21 @@ async def list_for_task(
         page=page,
         item=lambda row: read(row[0]),
     )
+
+
+async def covers(uow: UnitOfWork, board_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID]:
+    """Each task's cover: its newest attachment with a thumbnail (an image), by task."""
+    rows = await uow.session.execute(
+        select(Attachment.task_id, Attachment.id)
+        .where(
+            Attachment.board_id == board_id,
+            Attachment.deleted_at.is_(None),
+            Attachment.thumbnail_key.is_not(None),
+        )
+        .order_by(Attachment.task_id, Attachment.created_at.desc())
+        .ext(distinct_on(Attachment.task_id))
+    )
+    return dict(rows.all())
 
 
 async def _visible(

@@ -3,6 +3,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import Field
+
 from taskboard.access.roles import Role
 from taskboard.boards.schemas import MemberRead
 from taskboard.columns.schemas import ColumnRead
@@ -25,7 +27,11 @@ class SnapshotBody(OutputModel):
     columns: list[ColumnRead]
     labels: list[LabelRead]
     members: list[MemberRead]
-    tasks: list[TaskRead]
+    covers: dict[uuid.UUID, uuid.UUID] = Field(
+        description="task id -> the attachment whose thumbnail the card shows (its newest "
+        "image with one); kept current by attachment.* events"
+    )
+    tasks: list[TaskRead]  # last: the build splices PostgreSQL's JSON array in here
 
 
 class BoardSnapshot(SnapshotBody):

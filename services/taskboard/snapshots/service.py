@@ -11,6 +11,7 @@ from prometheus_client import Counter
 
 from taskboard.access import repository as access_repository
 from taskboard.access.errors import BoardNotFound
+from taskboard.attachments import service as attachments_service
 from taskboard.auth.principal import Principal
 from taskboard.boards.service import board_fresh, list_members_unchecked
 from taskboard.columns import service as columns_service
@@ -99,6 +100,7 @@ async def _build_snapshot(uow: UnitOfWork, board_id: uuid.UUID) -> tuple[int, by
         columns = await columns_service.list_for_board(uow, board_id)
         labels = await labels_service.list_for_board(uow, board_id)
         members = await list_members_unchecked(uow, board_id)
+        covers = await attachments_service.covers(uow, board_id)
         tasks = await tasks_repository.live_tasks_json(uow.session, board_id)
         if await access_repository.current_seq(uow.session, board_id) == seq:
             break
@@ -114,6 +116,7 @@ async def _build_snapshot(uow: UnitOfWork, board_id: uuid.UUID) -> tuple[int, by
         columns=[ColumnRead.model_validate(c) for c in columns],
         labels=[LabelRead.model_validate(label) for label in labels],
         members=members,
+        covers=covers,
         tasks=[],
     ).model_dump_json()
     # `tasks` is the model's last field: put PostgreSQL's array where the empty one is.

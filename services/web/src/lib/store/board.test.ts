@@ -35,6 +35,7 @@ function snapshot(seq: number, tasks: Task[] = []): Snapshot {
     created_at: "2026-12-03T00:00:00Z",
     updated_at: "2026-12-03T00:00:00Z",
     archived_at: null,
+    covers: {},
     columns: [
       { id: "c2", key: "done", name: "Done", position: "b", wip_limit: null },
       { id: "c1", key: "todo", name: "To do", position: "a", wip_limit: null },
@@ -209,6 +210,20 @@ describe("BoardState", () => {
     expect(state.archivedAt).toBe("2026-12-03T10:00:00Z");
     state.apply({ seq: 8, event: "board.updated", data: { archived_at: null } });
     expect(state.archivedAt).toBeNull();
+  });
+
+  it("keeps each card's cover image by attachment events", () => {
+    const state = new BoardState({ ...snapshot(1), covers: { a: "f0" } });
+    expect(state.covers.get("a")).toBe("f0");
+    const file = (id: string, thumb: boolean) => ({ id, task_id: "a", has_thumbnail: thumb });
+    state.apply({ seq: 2, event: "attachment.added", data: file("f1", false) });
+    expect(state.covers.get("a")).toBe("f0"); // no thumbnail yet
+    state.apply({ seq: 3, event: "attachment.updated", data: file("f1", true) });
+    expect(state.covers.get("a")).toBe("f1");
+    state.apply({ seq: 4, event: "attachment.removed", data: file("f0", true) });
+    expect(state.covers.get("a")).toBe("f1"); // not the cover: unchanged
+    state.apply({ seq: 5, event: "attachment.removed", data: file("f1", true) });
+    expect(state.covers.has("a")).toBe(false);
   });
 
   it("follows the viewer's own role", () => {

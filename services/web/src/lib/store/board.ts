@@ -47,6 +47,8 @@ export class BoardState {
   archivedAt: string | null;
   columns: Column[];
   members = new Map<string, Member>();
+  /** Each card's cover: the attachment whose thumbnail it shows. */
+  covers = new Map<string, string>();
   labels = new Map<string, Label>();
   /** Set when a member event named someone this state knows nothing of: reload the members. */
   membersStale = false;
@@ -68,6 +70,9 @@ export class BoardState {
     for (const task of snapshot.tasks) this.confirmed.set(task.id, task);
     for (const member of snapshot.members) this.members.set(member.user_id, member);
     for (const label of snapshot.labels) this.labels.set(label.id, label);
+    for (const [taskId, attachmentId] of Object.entries(snapshot.covers)) {
+      this.covers.set(taskId, attachmentId);
+    }
   }
 
   /** Apply one event: only the next seq is applied; an older one is a duplicate; a later one
@@ -136,6 +141,17 @@ export class BoardState {
       case "board.updated":
         if (typeof event.data.name === "string") this.name = event.data.name;
         if ("archived_at" in event.data) this.archivedAt = (event.data.archived_at as string) ?? null;
+        break;
+      case "attachment.updated":
+        // A thumbnail was made: the newest image with one is the card's cover.
+        if (event.data.has_thumbnail && !event.data.deleted_at) {
+          this.covers.set(String(event.data.task_id), String(event.data.id));
+        }
+        break;
+      case "attachment.removed":
+        if (this.covers.get(String(event.data.task_id)) === String(event.data.id)) {
+          this.covers.delete(String(event.data.task_id));
+        }
         break;
       case "comment.created":
       case "comment.deleted": {
