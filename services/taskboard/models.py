@@ -17,6 +17,7 @@ from taskboard.notifications.models import (
     Reminder,
 )
 from taskboard.tasks.models import Task, TaskAssignee, TaskLabel
+from taskboard.transfer.models import ImportJob
 from taskboard.users.models import User
 from taskboard.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -29,6 +30,7 @@ __all__ = [
     "Comment",
     "EmailOutbox",
     "IdempotencyRecord",
+    "ImportJob",
     "Label",
     "Membership",
     "Notification",

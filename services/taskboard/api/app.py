@@ -42,6 +42,10 @@ from taskboard.routing.contract import declare_problem_schema, operation_id
 from taskboard.snapshots.routes import router as snapshots_router
 from taskboard.storage import open_storage
 from taskboard.tasks.routes import router as tasks_router
+from taskboard.transfer.routes import IMPORT_PATHS
+from taskboard.transfer.routes import import_router as board_import_router
+from taskboard.transfer.routes import jobs_router as imports_router
+from taskboard.transfer.routes import router as board_export_router
 from taskboard.webhooks.routes import router as webhooks_router
 
 
@@ -62,8 +66,11 @@ def api_router() -> APIRouter:
     for domain in (
         auth_router,
         me_router,
+        board_import_router,  # before /boards/{board_id}: "import" is no board id
         boards_router,
         snapshots_router,
+        board_export_router,
+        imports_router,
         columns_router,
         board_columns_router,
         tasks_router,
@@ -129,8 +136,14 @@ def create_app(
     app.include_router(api_router())
     serve_web(app)
     upload = re.compile("/api/v1" + re.sub(r"\{[a-z_]+\}", "[^/]+", UPLOAD_PATH))
+    imports = [
+        ("POST", re.compile(f"/api/v1{path}"), settings.import_max_bytes) for path in IMPORT_PATHS
+    ]
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, streamed=[("POST", upload)]
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        streamed=[("POST", upload)],
+        larger=imports,
     )
     app.add_middleware(SecurityHeadersMiddleware, no_store_prefix="/api/v1/auth/")
     app.add_middleware(MetricsMiddleware)

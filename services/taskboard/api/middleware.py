@@ -81,12 +81,22 @@ class BodyLimitMiddleware:
         max_bytes: int,
         *,
         streamed: Sequence[tuple[str, re.Pattern[str]]] = (),
+        larger: Sequence[tuple[str, re.Pattern[str], int]] = (),
     ) -> None:
         """`streamed`: (method, path pattern) of routes that stream their bodies and enforce
-        caps of their own (uploads); this middleware leaves them alone."""
+        caps of their own (uploads); this middleware leaves them alone. `larger`: (method,
+        path pattern, cap) of routes whose bodies may exceed `max_bytes` (board imports)."""
         self.app = app
         self.max_bytes = max_bytes
         self.streamed = streamed
+        self.larger = larger
+
+    def _cap(self, scope: Scope) -> int:
+        method, path = scope.get("method"), scope.get("path", "")
+        for each_method, pattern, cap in self.larger:
+            if method == each_method and pattern.fullmatch(path):
+                return cap
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or any(
@@ -95,9 +105,10 @@ class BodyLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
+        cap = self._cap(scope)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reject(scope, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > cap):
+            await self._reject(scope, send, cap)
             return
         received = 0
         too_large = False
@@ -107,7 +118,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > cap:
                     too_large = True
                     return {"type": "http.disconnect"}
             return message
@@ -118,7 +129,7 @@ class BodyLimitMiddleware:
             nonlocal started
             if too_large and not started:
                 started = True
-                await self._reject(scope, send)
+                await self._reject(scope, send, cap)
                 return
             if too_large:
                 return
@@ -127,15 +138,15 @@ class BodyLimitMiddleware:
 
         await self.app(scope, limited_receive, guarded_send)
         if too_large and not started:
-            await self._reject(scope, send)
+            await self._reject(scope, send, cap)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
+    async def _reject(self, scope: Scope, send: Send, cap: int) -> None:
         body = json.dumps(
             {
                 "type": "/problems/payload-too-large",
                 "title": "Request body too large",
                 "status": 413,
-                "detail": f"The body must be at most {self.max_bytes} bytes",
+                "detail": f"The body must be at most {cap} bytes",
                 "instance": scope.get("path", ""),
             }
         ).encode()

@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     page_size_default: int = Field(50, ge=1)
     page_size_max: int = Field(PAGE_SIZE_CEILING, ge=1, le=PAGE_SIZE_CEILING)
     idempotency_ttl_seconds: int = Field(86_400, ge=60)
+    import_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="body cap of board imports (documents, Trello)"
+    )
+    import_dedup_seconds: int = Field(
+        3600, ge=0, description="the same import body from one user within this is one job"
+    )
 
     otlp_endpoint: str | None = None
     trace_sample_ratio: float = Field(1.0, ge=0, le=1, description="share of traces exported")

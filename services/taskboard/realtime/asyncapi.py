@@ -24,6 +24,7 @@ SERVER: list[type[BaseModel]] = [
     protocol.Resync,
     protocol.PresenceFrame,
     protocol.NotificationFrame,
+    protocol.ImportJobFrame,
     protocol.Unsubscribed,
     protocol.Pong,
     protocol.Error,

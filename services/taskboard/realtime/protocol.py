@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from taskboard.notifications.schemas import NotificationRead
+from taskboard.transfer.schemas import ImportJobRead
 
 CLOSE_PROTOCOL_ERROR = 4000  # a frame that is not a JSON message of this protocol, before auth
 CLOSE_AUTH_FAILED = 4001  # the token is missing, invalid or expired
@@ -124,6 +125,15 @@ class NotificationFrame(_ServerMessage):
     notification: NotificationRead
 
 
+class ImportJobFrame(_ServerMessage):
+    """Your board import moved (no subscription needed): the same object `GET
+    /api/v1/imports/{id}` answers, sent when it starts, after each batch written, and when it
+    is done (with `board_id`) or failed. Best effort: after a reconnect, GET the import."""
+
+    type: Literal["import_job"]
+    job: ImportJobRead
+
+
 class Unsubscribed(_ServerMessage):
     type: Literal["unsubscribed"]
     board_id: uuid.UUID
@@ -152,6 +162,7 @@ ServerMessage = Annotated[
     | Resync
     | PresenceFrame
     | NotificationFrame
+    | ImportJobFrame
     | Unsubscribed
     | Pong
     | Error,

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from taskboard.core.config import Settings
 from taskboard.routing.probe import probe_app
+from taskboard.worker.imports import running_import_sweeper
 from taskboard.worker.jobs import running_jobs
 from taskboard.worker.notifier import running_notifier
 from taskboard.worker.relay import running_relay
@@ -27,5 +28,6 @@ def create_app(settings: Settings) -> FastAPI:
             running_reminders,
             running_webhook_sweeper,
             running_retention,
+            running_import_sweeper,
         ],
     )

@@ -33,7 +33,7 @@ from taskboard.core.telemetry import continued, current_traceparent
 from taskboard.notifications import unsubscribe
 from taskboard.notifications.models import EmailOutbox, Notification
 from taskboard.notifications.service import MailOptions
-from taskboard.worker import mail, webhooks
+from taskboard.worker import imports, mail, webhooks
 
 log = logging.getLogger("taskboard.worker")
 
@@ -103,6 +103,14 @@ class Jobs:
             queue_name=WEBHOOK_QUEUE,
             max_retries=0,
         )(self._deliver_webhooks)
+        # Board imports (transfer.service.run); the api sends their messages.
+        self.import_board = dramatiq.actor(
+            broker=broker,
+            actor_name=imports.ACTOR,
+            queue_name=imports.QUEUE,
+            max_retries=imports.MAX_RETRIES,
+            time_limit=imports.TIME_LIMIT_MS,
+        )(self._import_board)
         self.http = httpx.AsyncClient(follow_redirects=False, timeout=10, trust_env=False)
         smtp_url = self.settings.smtp_url
         # One SMTP session per thread at most, reused from message to message.
@@ -155,6 +163,10 @@ class Jobs:
         with continued("deliver_webhooks", _message_traceparent(), webhook_id=endpoint_id):
             async with _measured("deliver_webhooks"):
                 await webhooks.deliver_endpoint(self.resources, self.http, uuid.UUID(endpoint_id))
+
+    async def _import_board(self, job_id: str) -> None:
+        async with _measured(imports.ACTOR):
+            await imports.import_board(self.resources, job_id)
 
     async def _send_email(self, outbox_id: str) -> None:
         with continued("send_email", _message_traceparent(), outbox_id=outbox_id):
