@@ -115,6 +115,14 @@ def test_bench_attachments_moves_a_file_every_way() -> None:
     assert report["s3_moto"]["direct_upload_mib_per_s"] > 0
 
 
+def test_bench_import_builds_a_trello_board_through_the_worker() -> None:
+    result = _run("loadtests/bench_import.py", "--cards", "60")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    assert (report["cards"], report["tasks"], report["comments"]) == (60, 60, 60)
+    assert report["total_s"] > 0
+
+
 def test_screenshots_script_writes_the_readme_images(tmp_path: Path) -> None:
     result = _run("loadtests/screenshots.py", "--out", str(tmp_path))
     if "needs Debian's chromium" in result.stdout + result.stderr and not os.environ.get("CI"):
