@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     import_dedup_seconds: int = Field(
         3600, ge=0, description="the same import body from one user within this is one job"
     )
+    import_stale_seconds: float = Field(
+        120,
+        gt=0,
+        description="an import queued, or running without progress, this long is sent to the "
+        "workers again (its message or its worker was lost; one worker builds a job at a time)",
+    )
 
     otlp_endpoint: str | None = None
     trace_sample_ratio: float = Field(1.0, ge=0, le=1, description="share of traces exported")

@@ -23,10 +23,6 @@ QUEUE = queue.QUEUE
 ACTOR = queue.ACTOR
 MAX_RETRIES = 3
 TIME_LIMIT_MS = 30 * 60 * 1000
-# A queued job this long untouched lost its message; a running one this long without progress
-# lost its worker (Dramatiq requeues a dead worker's message too; either run is harmless).
-QUEUED_FOR = timedelta(minutes=2)
-RUNNING_FOR = timedelta(minutes=10)
 SWEEP_SECONDS = 30
 
 
@@ -41,16 +37,20 @@ async def import_board(resources: Resources, job_id: str) -> None:
 
 
 async def sweep(resources: Resources, stop: asyncio.Event) -> None:
+    """A job queued, or running without progress, for TASKBOARD_IMPORT_STALE_SECONDS lost its
+    message or its worker (Dramatiq requeues a dead worker's messages too, but only after
+    minutes): its message is sent again. A job still being built is never built twice: the
+    worker that gets the copy finds it locked and lets it be."""
+    stale = timedelta(seconds=resources.settings.import_stale_seconds)
+    every = min(SWEEP_SECONDS, stale.total_seconds() / 2)
     while not stop.is_set():
         try:
-            for job_id in await service.stale(
-                resources, queued_for=QUEUED_FOR, running_for=RUNNING_FOR
-            ):
+            for job_id in await service.stale(resources, queued_for=stale, running_for=stale):
                 log.info("import job sent again", extra={"import_id": str(job_id)})
                 await queue.enqueue(resources.settings.redis_url, job_id)
         except Exception:
             log.exception("import sweep failed")
-        await pause(stop, SWEEP_SECONDS)
+        await pause(stop, every)
 
 
 running_import_sweeper = background("import-sweeper", sweep)
