@@ -94,23 +94,21 @@ async def _read(uow: UnitOfWork, board_id: uuid.UUID) -> Export:
             )
         ).scalars()
     )
-    emails: dict[uuid.UUID, str] = {
-        user_id: address
-        for user_id, address in await session.execute(
-            select(User.id, User.email).where(
-                User.id.in_(
-                    union(
-                        select(Task.created_by).where(Task.board_id == board_id),
-                        select(Comment.author_id).where(Comment.board_id == board_id),
-                        select(Attachment.uploaded_by).where(Attachment.board_id == board_id),
-                        select(TaskAssignee.user_id)
-                        .join(Task, Task.id == TaskAssignee.task_id)
-                        .where(Task.board_id == board_id),
-                    )
+    people = await session.execute(
+        select(User.id, User.email).where(
+            User.id.in_(
+                union(
+                    select(Task.created_by).where(Task.board_id == board_id),
+                    select(Comment.author_id).where(Comment.board_id == board_id),
+                    select(Attachment.uploaded_by).where(Attachment.board_id == board_id),
+                    select(TaskAssignee.user_id)
+                    .join(Task, Task.id == TaskAssignee.task_id)
+                    .where(Task.board_id == board_id),
                 )
             )
         )
-    }
+    )
+    emails: dict[uuid.UUID, str] = {row[0]: row[1] for row in people}
     assignees: dict[uuid.UUID, list[str]] = defaultdict(list)
     for task_id, user_id in await session.execute(
         select(TaskAssignee.task_id, TaskAssignee.user_id)
