@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from taskboard.attachments.errors import StorageUnavailable
 from taskboard.auth.deps import CurrentUser
 from taskboard.idempotency.deps import REPLAY_HEADER, authenticated_router
 from taskboard.routing.contract import AUTHENTICATED
@@ -15,7 +16,6 @@ from taskboard.storage import ReadStream, content_disposition
 from taskboard.transfer import archive, export, service, sheets, trello
 from taskboard.transfer.deps import ImportKey, MaybeStorage
 from taskboard.transfer.document import BoardDocument
-from taskboard.transfer.errors import ExportStorageUnavailable
 from taskboard.transfer.schemas import ImportJobRead, ImportResult
 from taskboard.transfer.trello import TrelloBoard
 
@@ -77,7 +77,7 @@ async def export_board_zip(
     file storage."""
     found = await export.export(uow, principal, board_id)
     if found.keys and storage is None:
-        raise ExportStorageUnavailable("The board has files; set TASKBOARD_STORAGE_URL")
+        raise StorageUnavailable("The board has files; set TASKBOARD_STORAGE_URL")
 
     async def body() -> AsyncIterator[bytes]:
         assert storage is not None or not found.keys
@@ -98,7 +98,7 @@ async def export_board_zip(
 
 
 async def _no_storage(key: str) -> ReadStream:
-    raise ExportStorageUnavailable()
+    raise StorageUnavailable()
 
 
 async def _queued(
