@@ -6,6 +6,7 @@ import type { components } from "./api/schema";
 import type { BoardEvent } from "./store/board";
 
 export type Notification = components["schemas"]["NotificationRead"];
+export type ImportJob = components["schemas"]["ImportJobRead"];
 
 export interface BoardHandlers {
   since: () => { seq: number; epoch: string };
@@ -28,8 +29,16 @@ export class Live {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private ready = false;
   private boards = new Map<string, BoardHandlers>();
+  private importWatchers = new Set<(job: ImportJob) => void>();
 
   constructor(private readonly on: LiveHandlers) {}
+
+  /** Hear the user's board imports move (every socket of theirs gets them); stop with the
+   * function returned. */
+  watchImports(watcher: (job: ImportJob) => void): () => void {
+    this.importWatchers.add(watcher);
+    return () => this.importWatchers.delete(watcher);
+  }
 
   start(): void {
     if (!this.stopped) return;
@@ -117,6 +126,9 @@ export class Live {
         break;
       case "notification":
         this.on.notification(frame.notification as Notification);
+        break;
+      case "import_job":
+        for (const watcher of this.importWatchers) watcher(frame.job as ImportJob);
         break;
       case "event":
         board?.event({
