@@ -278,6 +278,31 @@ class Settings(BaseSettings):
     board_storage_quota_bytes: int = Field(
         10 * 1024 * 1024 * 1024, ge=1, description="bytes of files one board may keep"
     )
+    # The worker's file jobs: thumbnails, and collecting what no row needs.
+    thumbnail_max_pixels: int = Field(
+        50_000_000,
+        ge=1,
+        # Pillow refuses past twice its MAX_IMAGE_PIXELS (about 179 million) whatever this says.
+        le=150_000_000,
+        description="images with more pixels than this get no thumbnail (a decompression "
+        "bomb is refused before it is decoded)",
+    )
+    file_collect_interval_seconds: float = Field(
+        3600, gt=0, description="how often one worker (of all) collects files no row needs"
+    )
+    file_orphan_grace_seconds: int = Field(
+        3600,
+        ge=60,
+        description="a stored object no row references is deleted only once it is this old "
+        "(its upload may still be about to record it): above the longest upload and above "
+        "TASKBOARD_STORAGE_PRESIGN_TTL_SECONDS",
+    )
+    trash_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="removed attachments are deleted, with their files, this long after",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -347,6 +372,13 @@ class Settings(BaseSettings):
         if self.attachment_max_bytes > self.board_storage_quota_bytes:
             raise ValueError(
                 "TASKBOARD_ATTACHMENT_MAX_BYTES exceeds TASKBOARD_BOARD_STORAGE_QUOTA_BYTES"
+            )
+        if self.file_orphan_grace_seconds <= self.storage_presign_ttl_seconds:
+            # A presigned upload may complete until its URL expires, and is recorded after.
+            raise ValueError(
+                "TASKBOARD_FILE_ORPHAN_GRACE_SECONDS must exceed "
+                "TASKBOARD_STORAGE_PRESIGN_TTL_SECONDS: a direct upload is recorded after it "
+                "completes, up to the URL's expiry, and must not be collected before"
             )
         return self
 

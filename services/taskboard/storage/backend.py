@@ -206,6 +206,13 @@ class Storage:
             key=key, size=size, sha256=hasher.hexdigest(), content_type_sniffed=sniff(bytes(head))
         )
 
+    async def put(self, key: str, data: bytes) -> None:
+        """Store small bytes the caller made itself (a thumbnail) in one request: the object
+        is replaced whole or not at all. Unlike put_stream it may overwrite its key, and a
+        failure deletes nothing (what is there may be another writer's committed copy)."""
+        check_key(key)
+        await self._call("put", key, self._put_small(key, data))
+
     async def _put_small(self, key: str, data: bytes) -> None:
         await obstore.put_async(self._store, key, data, attributes=self._attributes)
 
