@@ -357,6 +357,7 @@ def cmd_up(args: argparse.Namespace) -> None:
             _migrate(settings.database_url)
             from taskboard.api.app import create_app
             from taskboard.realtime.app import WebSocketEntry, running_hub
+            from taskboard.worker.files import running_file_collector
             from taskboard.worker.jobs import running_jobs
             from taskboard.worker.notifier import running_notifier
             from taskboard.worker.relay import running_relay
@@ -370,6 +371,7 @@ def cmd_up(args: argparse.Namespace) -> None:
                 running_notifier,
                 running_reminders,
                 running_webhook_sweeper,
+                running_file_collector,  # thumbnails come with running_jobs
             ]
             app = WebSocketEntry(create_app(settings, services=services))
             url = f"http://{args.host}:{args.port}"

@@ -1,5 +1,6 @@
 """`taskboard worker`: the worker deployment's process. It runs the outbox relay (so a cluster
-needs no relay deployment of its own), the Dramatiq actors (e-mail) and the notifier, beside
+needs no relay deployment of its own), the Dramatiq actors (e-mail, webhooks, thumbnails,
+imports), the notifier and the housekeeping loops (retention, file collection), beside
 /healthz, /readyz and /metrics."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from fastapi import FastAPI
 
 from taskboard.core.config import Settings
 from taskboard.routing.probe import probe_app
+from taskboard.worker.files import running_file_collector
 from taskboard.worker.imports import running_import_sweeper
 from taskboard.worker.jobs import running_jobs
 from taskboard.worker.notifier import running_notifier
@@ -29,5 +31,6 @@ def create_app(settings: Settings) -> FastAPI:
             running_webhook_sweeper,
             running_retention,
             running_import_sweeper,
+            running_file_collector,
         ],
     )

@@ -33,7 +33,8 @@ from taskboard.core.telemetry import continued, current_traceparent
 from taskboard.notifications import unsubscribe
 from taskboard.notifications.models import EmailOutbox, Notification
 from taskboard.notifications.service import MailOptions
-from taskboard.worker import imports, mail, webhooks
+from taskboard.storage import open_storage
+from taskboard.worker import files, imports, mail, webhooks
 
 log = logging.getLogger("taskboard.worker")
 
@@ -52,6 +53,7 @@ QUEUE_DEPTH = Gauge(
 )
 EMAIL_QUEUE = "email"
 WEBHOOK_QUEUE = "webhooks"
+THUMBNAIL_QUEUE = "thumbnails"
 
 
 class _ProcessLoop(EventLoopThread):
@@ -111,6 +113,17 @@ class Jobs:
             max_retries=imports.MAX_RETRIES,
             time_limit=imports.TIME_LIMIT_MS,
         )(self._import_board)
+        # Thumbnails of image attachments (worker/files.py): a store failing is retried.
+        self.make_thumbnail = dramatiq.actor(
+            broker=broker,
+            actor_name="make_thumbnail",
+            queue_name=THUMBNAIL_QUEUE,
+            max_retries=8,
+            min_backoff=5_000,
+            max_backoff=600_000,
+        )(self._make_thumbnail)
+        self.storage = open_storage(self.settings) if self.settings.storage_url else None
+        self.decodes = asyncio.Semaphore(files.DECODES_AT_ONCE)
         self.http = httpx.AsyncClient(follow_redirects=False, timeout=10, trust_env=False)
         smtp_url = self.settings.smtp_url
         # One SMTP session per thread at most, reused from message to message.
@@ -163,6 +176,29 @@ class Jobs:
         with continued("deliver_webhooks", _message_traceparent(), webhook_id=endpoint_id):
             async with _measured("deliver_webhooks"):
                 await webhooks.deliver_endpoint(self.resources, self.http, uuid.UUID(endpoint_id))
+
+    async def enqueue_thumbnails(self, wanted: dict[uuid.UUID, str | None]) -> None:
+        """Queue a thumbnail job per attachment, each in the trace of the event that asked
+        (nothing without file storage)."""
+        if self.storage is None:
+            return
+        for attachment_id, traceparent in wanted.items():
+            await asyncio.to_thread(
+                self.make_thumbnail.send_with_options,
+                args=(str(attachment_id),),
+                **_trace_options(traceparent),
+            )
+
+    async def _make_thumbnail(self, attachment_id: str) -> None:
+        with continued("make_thumbnail", _message_traceparent(), attachment_id=attachment_id):
+            async with _measured("make_thumbnail"):
+                if self.storage is not None:
+                    await files.make_thumbnail(
+                        self.resources,
+                        self.storage,
+                        uuid.UUID(attachment_id),
+                        decodes=self.decodes,
+                    )
 
     async def _import_board(self, job_id: str) -> None:
         async with _measured(imports.ACTOR):
@@ -353,7 +389,7 @@ async def _measured(actor: str) -> AsyncIterator[None]:
 
 async def sample_queues(resources: Resources) -> None:
     """Ready messages per queue (the list Dramatiq's Redis broker pops; what KEDA scales on)."""
-    for queue in (EMAIL_QUEUE, WEBHOOK_QUEUE):
+    for queue in (EMAIL_QUEUE, WEBHOOK_QUEUE, THUMBNAIL_QUEUE):
         QUEUE_DEPTH.labels(queue).set(await resources.redis.llen(f"dramatiq:{queue}"))
 
 
@@ -389,7 +425,8 @@ async def running_jobs(_app: FastAPI, resources: Resources) -> AsyncIterator[Non
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(SharedLoop(asyncio.get_running_loop()))
     jobs = Jobs(resources, broker)
-    for actor in ("send_email", "deliver_webhooks"):  # listed at 0 from the start
+    # Listed at 0 from the start.
+    for actor in ("send_email", "deliver_webhooks", "make_thumbnail"):
         for outcome in ("done", "failed"):
             ACTOR_RUNS.labels(actor, outcome)
     worker = dramatiq.Worker(broker, worker_threads=settings.worker_threads)
@@ -411,3 +448,5 @@ async def running_jobs(_app: FastAPI, resources: Resources) -> AsyncIterator[Non
         if jobs.sender is not None:
             await jobs.sender.close()
         await jobs.http.aclose()
+        if jobs.storage is not None:
+            await jobs.storage.aclose()

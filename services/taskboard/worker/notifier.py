@@ -31,7 +31,7 @@ from taskboard.notifications import service
 from taskboard.notifications.reminders import Claimed
 from taskboard.notifications.schemas import NotificationRead
 from taskboard.webhooks import service as webhooks
-from taskboard.worker import jobs, reminders
+from taskboard.worker import files, jobs, reminders
 from taskboard.worker.announce import push
 
 log = logging.getLogger("taskboard.notifier")
@@ -65,7 +65,10 @@ async def ensure_group(redis: Redis, key: str) -> None:
 
 async def handle_events(resources: Resources, events: list[StreamEvent]) -> None:
     """Handle `events` in one transaction (one commit for a whole stream batch), then push
-    what they created and queue its sends."""
+    what they created and queue its sends, and the thumbnails of images added. A thumbnail
+    is queued for every such entry read, handled before or not: the entry is acknowledged
+    only after that, so a worker dying in between leaves it to be read and queued again
+    (the job itself does its work once)."""
     queue = jobs.current()
     mail = queue.mail_options() if queue is not None else None
     late_after = timedelta(seconds=resources.settings.reminder_late_after_seconds)
@@ -74,6 +77,7 @@ async def handle_events(resources: Resources, events: list[StreamEvent]) -> None
     created: list[NotificationRead] = []
     emails: dict[str | None, list[uuid.UUID]] = {}
     reminded: list[Claimed] = []
+    thumbnails: dict[uuid.UUID, str | None] = {}
     async with resources.sessionmaker() as session, session.begin():
         # Boards in one order everywhere: two workers' batches lock their progress rows in
         # the same order, so they wait for each other instead of deadlocking.
@@ -85,6 +89,10 @@ async def handle_events(resources: Resources, events: list[StreamEvent]) -> None
                 seq=event.seq,
             ):
                 handled = await service.handle(session, event, mail=mail, late_after=late_after)
+                for each in [*handled.events, event]:  # gaps filled from the log, and it
+                    wanted = files.thumbnail_for(each)
+                    if wanted is not None:
+                        thumbnails.setdefault(wanted, current_traceparent())
                 for each in handled.events:
                     for endpoint in await webhooks.record_deliveries(session, each):
                         endpoints.setdefault(endpoint, current_traceparent())
@@ -100,6 +108,7 @@ async def handle_events(resources: Resources, events: list[StreamEvent]) -> None
             await queue.enqueue_emails(ids, traceparent=traceparent)
         for endpoint, traceparent in endpoints.items():
             await queue.enqueue_webhooks([endpoint], traceparent=traceparent)
+        await queue.enqueue_thumbnails(thumbnails)
 
 
 async def _handle_all(
