@@ -3,11 +3,35 @@ seen live by a teammate with the card open, downloaded as files that cannot run,
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 from playwright.async_api import expect
 
 from tests.e2e.conftest import Browsers
 from tests.e2e.steps import LIVE, card, teammates
 
+
+# A 64x48 PNG, drawn by the standard library (zlib): a real image for the worker to shrink.
+def _png(width: int = 64, height: int = 48) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    raw = b"".join(
+        b"\x00" + b"".join(bytes((x * 4 % 256, y * 5 % 256, 160)) for x in range(width))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+PNG = _png()
 PAGE = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
 
 
@@ -58,4 +82,22 @@ async def test_attach_drop_download_and_remove(browsers: Browsers, site: str) ->
     await card(ada, "To do", "Specs").get_by_role("button", name="Specs", exact=True).click()
     await files.get_by_role("button", name="Remove page.html").click()
     await expect(theirs.get_by_role("listitem", name="page.html")).to_have_count(0, timeout=LIVE)
+    assert browsers.errors == []
+
+
+async def test_an_image_becomes_the_cards_cover_for_everyone(browsers: Browsers, site: str) -> None:
+    ada, grace, _, _, _ = await teammates(browsers, site, "Covers", ("Logo",))
+    await card(ada, "To do", "Logo").get_by_role("button", name="Logo", exact=True).click()
+    await (
+        ada.get_by_role("dialog")
+        .get_by_label("Attach files")
+        .set_input_files(files=[{"name": "logo.png", "mimeType": "image/png", "buffer": PNG}])
+    )
+    # The worker makes the thumbnail; every open board shows it on the card.
+    for page in (grace, ada):
+        cover = card(page, "To do", "Logo").locator("img.cover")
+        await expect(cover).to_be_visible(timeout=LIVE)
+        assert await cover.evaluate("img => img.complete && img.naturalWidth > 0")
+    files = ada.get_by_role("dialog").get_by_role("list", name="Attachments")
+    await expect(files.get_by_role("listitem", name="logo.png").locator("img")).to_be_visible()
     assert browsers.errors == []
