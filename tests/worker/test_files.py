@@ -30,6 +30,9 @@ from taskboard.core.runtime import Resources
 from taskboard.core.streams import StreamEvent
 from taskboard.storage import Storage, open_storage
 from taskboard.worker import files
+from tests.conftest import make_settings
+from tests.fixtures.s3 import S3Server
+from tests.fixtures.services import ServiceUrls
 from tests.helpers import ApiClient, User
 from tests.worker.files_helpers import (
     HTML,
@@ -417,3 +420,47 @@ def _stream_fields(logged: dict[str, Any]) -> dict[str, Any]:
         "actor_id": None,
         "ts": logged["created_at"],
     }
+
+
+async def test_on_s3_the_same_jobs_work_through_the_same_interface(
+    service_urls: ServiceUrls, resources: Resources, s3_server: S3Server
+) -> None:
+    prefix = f"files-{uuid.uuid4().hex[:10]}"
+    on_s3 = make_settings(
+        service_urls,
+        **{
+            k: v
+            for k, v in s3_server.settings(prefix).model_dump().items()
+            if k.startswith("storage_")
+        },
+    )
+    resources.settings = on_s3
+    storage = open_storage(on_s3)
+    app = create_app(on_s3, resources=resources)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            api = ApiClient(http)
+            owner = await api.user("owner")
+            board = await api.board(owner)
+            task = await api.task(board["id"], owner)
+            made = await upload(http, "", owner.headers, task["id"], "photo.png", png())
+        assert await files.make_thumbnail(resources, storage, uuid.UUID(made["id"])) == "made"
+        async with resources.sessionmaker() as session:
+            row = await session.get(Attachment, uuid.UUID(made["id"]))
+        assert row is not None
+        assert row.thumbnail_key is not None
+        orphan = f"boards/{board['id']}/tasks/{task['id']}/{uuid.uuid4()}"
+        await storage.put(orphan, b"nobody recorded me")
+        referenced = {f"{prefix}/{row.storage_key}", f"{prefix}/{row.thumbnail_key}"}
+        assert set(s3_server.keys(f"{prefix}/")) == referenced | {f"{prefix}/{orphan}"}
+
+        # The store's own clock dates its objects: a pass two hours on (time injected).
+        done = await files.collect(
+            resources, storage, now=utcnow() + 2 * HOUR, grace=HOUR, retention=RETENTION
+        )
+
+        assert (done.scanned, done.orphans, done.partials) == (3, 1, 0)
+        assert set(s3_server.keys(f"{prefix}/")) == referenced
+    finally:
+        await storage.aclose()
