@@ -33,7 +33,8 @@ from taskboard.storage import (
     is_markup,
 )
 from taskboard.tasks import repository as tasks_repository
-from taskboard.tasks.errors import TaskDeleted, TaskNotFound
+from taskboard.tasks.errors import TaskDeleted
+from taskboard.tasks.service import board_of_task
 
 MAX_FILENAME = 255
 
@@ -77,16 +78,6 @@ def object_key(board_id: uuid.UUID, task_id: uuid.UUID, attachment_id: uuid.UUID
     return f"boards/{board_id}/tasks/{task_id}/{attachment_id}"
 
 
-async def _task_board(
-    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minimum: Role
-) -> uuid.UUID:
-    board_id = await tasks_repository.board_of(uow.session, task_id)
-    if board_id is None:
-        raise TaskNotFound()
-    await require_role(uow, board_id, principal, minimum, hidden=TaskNotFound)
-    return board_id
-
-
 async def stored_on_board(uow: UnitOfWork, board_id: uuid.UUID) -> int:
     total = await uow.session.execute(
         select(func.coalesce(func.sum(Attachment.size), 0)).where(
@@ -105,7 +96,7 @@ def check_quota(held: int, adding: int, quota: int) -> None:
 
 
 async def writable_task(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID) -> uuid.UUID:
-    board_id = await _task_board(uow, principal, task_id, "member")
+    board_id = await board_of_task(uow, principal, task_id, "member")
     if await tasks_repository.is_deleted(uow.session, task_id):
         raise TaskDeleted("The task is in the trash; restore it to attach files")
     return board_id
@@ -180,7 +171,7 @@ async def upload(
 async def list_for_task(
     uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[AttachmentRead], str | None]:
-    await _task_board(uow, principal, task_id, "viewer")
+    await board_of_task(uow, principal, task_id, "viewer")
     return await keyset_page(
         uow.session,
         select(Attachment).where(Attachment.task_id == task_id, Attachment.deleted_at.is_(None)),

@@ -4,7 +4,6 @@ import uuid
 
 from sqlalchemy import func, select
 
-from taskboard.access.roles import Role
 from taskboard.access.service import require_role
 from taskboard.auth.principal import Principal
 from taskboard.comments.errors import CommentNotFound, NotAuthor
@@ -16,17 +15,8 @@ from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.paging import PageRequest, keyset_page
 from taskboard.events import log as events
 from taskboard.tasks import repository as tasks_repository
-from taskboard.tasks.errors import TaskDeleted, TaskNotFound
-
-
-async def _task_board(
-    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minimum: Role
-) -> uuid.UUID:
-    board_id = await tasks_repository.board_of(uow.session, task_id)
-    if board_id is None:
-        raise TaskNotFound()
-    await require_role(uow, board_id, principal, minimum, hidden=TaskNotFound)
-    return board_id
+from taskboard.tasks.errors import TaskDeleted
+from taskboard.tasks.service import board_of_task
 
 
 def _read(comment: Comment) -> CommentRead:
@@ -39,7 +29,7 @@ def _read(comment: Comment) -> CommentRead:
 async def list_for_task(
     uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[CommentRead], str | None]:
-    await _task_board(uow, principal, task_id, "viewer")
+    await board_of_task(uow, principal, task_id, "viewer")
     return await keyset_page(
         uow.session,
         select(Comment).where(Comment.task_id == task_id),
@@ -53,7 +43,7 @@ async def list_for_task(
 async def create(
     uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, data: CommentCreate, *, quota: int
 ) -> CommentRead:
-    board_id = await _task_board(uow, principal, task_id, "member")
+    board_id = await board_of_task(uow, principal, task_id, "member")
     await quotas.enforce(
         uow.session,
         select(func.count()).select_from(Comment).where(Comment.task_id == task_id),

@@ -140,12 +140,22 @@ async def create(
     return read
 
 
-async def _load(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minimum: Role) -> Task:
-    """The task, after the role check (which locks the board for writes); hidden boards 404."""
+async def board_of_task(
+    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minimum: Role
+) -> uuid.UUID:
+    """The task's board, after the role check (which locks the board for writes); a task on a
+    board the caller cannot see is not found. What hangs off a task (comments, files) asks
+    this too."""
     board_id = await repository.board_of(uow.session, task_id)
     if board_id is None:
         raise TaskNotFound()
     await require_role(uow, board_id, principal, minimum, hidden=TaskNotFound)
+    return board_id
+
+
+async def _load(uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, minimum: Role) -> Task:
+    """The task, after the role check (which locks the board for writes); hidden boards 404."""
+    await board_of_task(uow, principal, task_id, minimum)
     task = await repository.get_fresh(uow.session, task_id)
     if task is None:
         raise TaskNotFound()
