@@ -4,6 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# checkov (the security scan of the chart, manifests and Terraform) pins its own dependencies,
+# which clash with the app's: it lives in a virtual environment of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+
 WEB := services/web
 WEB_DEPS := $(WEB)/node_modules/.installed
 WEB_BUILT := services/taskboard/web_dist/index.html
@@ -29,6 +34,11 @@ $(WEB_BUILT): $(WEB_DEPS) docs/openapi.json $(shell find $(WEB)/src $(WEB)/index
 
 web: $(WEB_BUILT)
 
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov>=3.2,<4'
+
 # Debian's Chromium for the browser tests (Playwright drives it; it cannot download one here).
 browser:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
@@ -50,9 +60,9 @@ typecheck: $(STAMP) $(WEB_DEPS)
 	$(BIN)/mypy
 	$(NPM) run check --silent
 
-test: $(STAMP) web browser
+test: $(STAMP) web browser $(CHECKOV)
 	$(NPM) test --silent
-	$(BIN)/pytest
+	TASKBOARD_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/pytest
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -71,5 +81,5 @@ bench-realtime: $(STAMP)
 	$(BIN)/python loadtests/bench_realtime.py
 
 clean:
-	rm -rf $(VENV) .taskboard .mypy_cache .ruff_cache .hypothesis .schemathesis \
+	rm -rf $(VENV) $(CHECKOV_VENV) .taskboard .mypy_cache .ruff_cache .hypothesis .schemathesis \
 		$(WEB)/node_modules services/taskboard/web_dist

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from alembic.autogenerate import compare_metadata
@@ -15,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskboard.core.migrations import head_revision
 from taskboard.models import Base
-from tests.fixtures.services import ServiceUrls
+from tests.fixtures.services import ServiceUrls, fresh_database
 
 
 async def test_migrations_build_exactly_the_models(engine: AsyncEngine) -> None:
@@ -51,28 +48,9 @@ def _migrate_to(database_url: str, revision: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@contextlib.asynccontextmanager
-async def _fresh_database(service_urls: ServiceUrls) -> AsyncIterator[str]:
-    name = f"tb_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(service_urls.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(service_urls.database_url)
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        admin = await asyncpg.connect(service_urls.database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 async def test_comment_counts_are_backfilled(service_urls: ServiceUrls) -> None:
     """Migration 0013 counts the live comments already on each task."""
-    async with _fresh_database(service_urls) as url:
+    async with fresh_database(service_urls) as url:
         await asyncio.to_thread(_migrate_to, url, "0012")
         conn = await asyncpg.connect(url)
         try:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from taskboard.core.config import ConfigurationError, Settings, load_settings
+from taskboard.core.config import ConfigurationError, Settings, load_database_url, load_settings
 from taskboard.core.logging import configure_logging
 from taskboard.embedded.servers import EmbeddedServerError
 
@@ -30,15 +30,36 @@ def _migrate(database_url: str) -> None:
     upgrade_to_head(database_url)
 
 
-def cmd_migrate(_: argparse.Namespace) -> None:
-    url = os.environ.get("TASKBOARD_DATABASE_URL")
-    if not url:
-        raise ConfigurationError(
-            "invalid configuration:\n  TASKBOARD_DATABASE_URL: is required but not set"
-        )
+def cmd_migrate(args: argparse.Namespace) -> None:
+    url = load_database_url()
     configure_logging()
+    if args.wait:
+        _wait_for_schema(url, timeout=args.timeout)
+        return
     _migrate(url)
     log.info("database migrated to head")
+
+
+def _wait_for_schema(url: str, *, timeout: float) -> None:
+    import asyncio
+
+    from taskboard.core.migrations import head_revision, wait_for_schema
+
+    def waiting(reason: str) -> None:
+        log.info("waiting for the schema", extra={"reason": reason})
+
+    async def bounded() -> str:
+        async with asyncio.timeout(timeout or None):
+            return await wait_for_schema(url, on_wait=waiting)
+
+    try:
+        revision = asyncio.run(bounded())
+    except TimeoutError:
+        raise ConfigurationError(
+            f"the database schema did not reach {head_revision()} within {timeout:g} s: "
+            "has the migration (taskboard migrate) run?"
+        ) from None
+    log.info("schema ready", extra={"revision": revision})
 
 
 def cmd_rotate_epochs(_: argparse.Namespace) -> None:
@@ -46,11 +67,7 @@ def cmd_rotate_epochs(_: argparse.Namespace) -> None:
 
     from taskboard.core.migrations import rotate_epochs
 
-    url = os.environ.get("TASKBOARD_DATABASE_URL")
-    if not url:
-        raise ConfigurationError(
-            "invalid configuration:\n  TASKBOARD_DATABASE_URL: is required but not set"
-        )
+    url = load_database_url()
     configure_logging()
     boards = asyncio.run(rotate_epochs(url))
     log.info("board epochs rotated: clients resync", extra={"boards": boards})
@@ -62,11 +79,7 @@ def cmd_site_role(args: argparse.Namespace) -> None:
     from taskboard.core.migrations import set_site_role
     from taskboard.users.models import email_key
 
-    url = os.environ.get("TASKBOARD_DATABASE_URL")
-    if not url:
-        raise ConfigurationError(
-            "invalid configuration:\n  TASKBOARD_DATABASE_URL: is required but not set"
-        )
+    url = load_database_url()
     configure_logging()
     if not asyncio.run(set_site_role(url, email_key(args.email), args.role)):
         raise ConfigurationError(f"no account with the e-mail {args.email}")
@@ -410,6 +423,18 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--port", type=int, default=None)
         command.set_defaults(func=func)
     migrate = sub.add_parser("migrate", help="upgrade the database schema to the latest migration")
+    migrate.add_argument(
+        "--wait",
+        action="store_true",
+        help="migrate nothing: wait until the schema is at or past this code's head "
+        "(an init container's job)",
+    )
+    migrate.add_argument(
+        "--timeout",
+        type=float,
+        default=0,
+        help="with --wait: give up (exit 2) after this many seconds; 0 waits forever",
+    )
     migrate.set_defaults(func=cmd_migrate)
     rotate = sub.add_parser(
         "rotate-epochs",

@@ -80,6 +80,12 @@ def storage_location(url: str) -> StorageLocation:
     )
 
 
+def postgres_url(value: str) -> str:
+    if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+        raise ValueError("must be a postgresql:// URL")
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TASKBOARD_",
@@ -307,9 +313,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
-        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
-            raise ValueError("must be a postgresql:// URL")
-        return value
+        return postgres_url(value)
 
     @field_validator("redis_url")
     @classmethod
@@ -401,6 +405,32 @@ def load_settings(**overrides: object) -> Settings:
         kwargs["_secrets_dir"] = secrets_dir
     try:
         return Settings(**kwargs)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None
+
+
+class DatabaseSettings(BaseSettings):
+    """Only the database URL: what `taskboard migrate` and the other database commands need
+    (a migration Job is given no Redis URL or secret key), read the same way as Settings."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKBOARD_", extra="ignore")
+
+    database_url: str = Field(description="PostgreSQL URL, e.g. postgresql://user:pw@host/db")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        return postgres_url(value)
+
+
+def load_database_url() -> str:
+    """TASKBOARD_DATABASE_URL from the environment or the secrets directory, validated."""
+    secrets_dir = os.environ.get("TASKBOARD_SECRETS_DIR", DEFAULT_SECRETS_DIR)
+    kwargs: dict[str, object] = {}
+    if Path(secrets_dir).is_dir():
+        kwargs["_secrets_dir"] = secrets_dir
+    try:
+        return DatabaseSettings(**kwargs).database_url  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc)) from None
 

