@@ -21,6 +21,7 @@ from taskboard.auth.principal import Principal
 from taskboard.core.db import utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.runtime import Resources, unit_of_work
+from taskboard.core.security import decode_signed
 from taskboard.events import log as events
 from taskboard.storage import ObjectTooLarge, Storage, sniff
 
@@ -88,8 +89,8 @@ def _claims(
     resources: Resources, token: str, principal: Principal, task_id: uuid.UUID
 ) -> dict[str, Any]:
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token, _secret(resources), algorithms=["HS256"], audience=AUDIENCE
+        claims = decode_signed(
+            token, resources.settings.verification_keys, algorithms=["HS256"], audience=AUDIENCE
         )
     except jwt.ExpiredSignatureError:
         raise ValidationFailed(

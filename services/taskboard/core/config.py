@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     database_url: str = Field(description="PostgreSQL URL, e.g. postgresql://user:pw@host/db")
     redis_url: str = Field(description="Redis URL, e.g. redis://host:6379/0")
     secret_key: SecretStr = Field(description="Signs access tokens (HS256); at least 32 chars")
+    secret_key_previous: SecretStr | None = Field(
+        None,
+        description="the key before a rotation: what it signed (access tokens, unsubscribe "
+        "links, upload grants) is still accepted; new signatures use TASKBOARD_SECRET_KEY",
+    )
 
     db_pool_size: int = Field(20, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
@@ -362,6 +367,9 @@ class Settings(BaseSettings):
                 )
             if len(secret) < 32:
                 raise ValueError("TASKBOARD_SECRET_KEY must be at least 32 characters")
+            previous = self.secret_key_previous
+            if previous is not None and len(previous.get_secret_value()) < 32:
+                raise ValueError("TASKBOARD_SECRET_KEY_PREVIOUS must be at least 32 characters")
         if self.page_size_default > self.page_size_max:
             raise ValueError("TASKBOARD_PAGE_SIZE_DEFAULT exceeds TASKBOARD_PAGE_SIZE_MAX")
         if self.oidc_issuer and not (self.oidc_audience and self.oidc_jwks_url):
@@ -390,6 +398,14 @@ class Settings(BaseSettings):
     def storage(self) -> StorageLocation | None:
         """TASKBOARD_STORAGE_URL parsed (validated at load); None when it is unset."""
         return storage_location(self.storage_url) if self.storage_url else None
+
+    @property
+    def verification_keys(self) -> list[str]:
+        """The keys a signature may have been made with, the current one first."""
+        keys = [self.secret_key.get_secret_value()]
+        if self.secret_key_previous is not None:
+            keys.append(self.secret_key_previous.get_secret_value())
+        return keys
 
     @cached_property
     def async_database_url(self) -> str:

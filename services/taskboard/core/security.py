@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,11 +77,23 @@ def issue_access_token(
     return jwt.encode(claims, settings.secret_key.get_secret_value(), ACCESS_TOKEN_ALGORITHM)
 
 
+def decode_signed(token: str, keys: Sequence[str], **options: Any) -> dict[str, Any]:
+    """jwt.decode with the first of `keys` that made the signature (after a key rotation,
+    TASKBOARD_SECRET_KEY_PREVIOUS still verifies what it signed); raises as jwt.decode does."""
+    *older, last = keys
+    for key in older:
+        try:
+            return jwt.decode(token, key, **options)
+        except jwt.InvalidSignatureError:
+            continue
+    return jwt.decode(token, last, **options)
+
+
 def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
     try:
-        claims = jwt.decode(
+        claims = decode_signed(
             token,
-            settings.secret_key.get_secret_value(),
+            settings.verification_keys,
             algorithms=[ACCESS_TOKEN_ALGORITHM],
             audience=ACCESS_TOKEN_AUDIENCE,
             options={"require": ["exp", "sub", "aud", "sid"]},

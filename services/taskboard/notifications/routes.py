@@ -72,7 +72,7 @@ async def unsubscribe_from_emails(
 ) -> None:
     """RFC 8058 one-click unsubscribe: the link in every notification e-mail. Stops all
     e-mail for the user the link was made for; the app keeps notifying."""
-    user_id = unsubscribe.verify(settings.secret_key.get_secret_value(), token)
+    user_id = unsubscribe.verify(settings.verification_keys, token)
     if user_id is None:
         raise InvalidUnsubscribeLink()
     await preferences.stop_email(uow.session, user_id)

@@ -5,9 +5,12 @@ stop that user's e-mail."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import jwt
+
+from taskboard.core.security import decode_signed
 
 AUDIENCE = "taskboard-unsubscribe"
 
@@ -21,9 +24,9 @@ def url(public_url: str, secret: str, user_id: uuid.UUID) -> str:
     return f"{public_url}/api/v1/notifications/unsubscribe?token={signed}"
 
 
-def verify(secret: str, signed: str) -> uuid.UUID | None:
+def verify(keys: Sequence[str], signed: str) -> uuid.UUID | None:
     try:
-        claims = jwt.decode(signed, secret, algorithms=["HS256"], audience=AUDIENCE)
+        claims = decode_signed(signed, keys, algorithms=["HS256"], audience=AUDIENCE)
         return uuid.UUID(str(claims["sub"]))
     except (jwt.InvalidTokenError, KeyError, ValueError):
         return None
