@@ -109,6 +109,42 @@ async def test_killed_pod_clients_resume_on_another_pod_without_gap(cluster: Clu
         victim.kill()
 
 
+async def test_drained_pod_clients_reconnect_to_another_without_gap(cluster: Cluster) -> None:
+    """A rollout's SIGTERM: the pod stops taking sockets (readiness fails), tells its clients
+    to reconnect (1012), and exits cleanly; they resume on another pod from their last seq
+    while writes go on, and miss nothing."""
+    draining = start("realtime", "rt-draining-rollout", cluster.urls)
+    try:
+        wait_ready([draining])
+        async with httpx.AsyncClient(timeout=30) as http:
+            owner = await account(http, cluster.api1, "owner")
+            board_id = await _board(http, cluster.api1, owner)
+            clients = [WsClient(draining.ws, owner.token) for _ in range(3)]
+            for client in clients:
+                await client.connect()
+                await client.subscribe(board_id, since=0)
+            total = 1500
+            writer = asyncio.create_task(
+                _write(http, [cluster.api1, cluster.api2], board_id, owner, total)
+            )
+            await clients[0].wait_until_seq(board_id, 200)
+            draining.process.send_signal(signal.SIGTERM)
+            for client in clients:
+                assert await client.wait_closed() == 1012
+                client.url = cluster.rt2.ws
+                await client.connect()
+                await client.subscribe(board_id, since=client.seqs[board_id][-1])
+            assert await asyncio.to_thread(draining.process.wait, 30) == 0
+            last = await writer
+            assert last == total + 1
+            for client in clients:
+                await client.wait_until_seq(board_id, last, timeout=120)
+                assert_contiguous(client.seqs[board_id], 1, last)
+                await client.close()
+    finally:
+        draining.kill()
+
+
 async def test_relay_delivers_when_the_fast_path_is_off_and_redis_is_flushed(
     cluster: Cluster,
 ) -> None:

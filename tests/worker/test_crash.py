@@ -1,5 +1,6 @@
-"""Reminders survive the worker: a worker killed mid-burst loses none (another takes over),
-and reminders that fall due while no worker runs go out, late, when one starts."""
+"""Reminders survive the worker: a worker killed mid-burst loses none (another takes over), one
+stopped by SIGTERM mid-burst (a rollout) loses and repeats none, and reminders that fall due
+while no worker runs go out, late, when one starts."""
 
 from __future__ import annotations
 
@@ -128,3 +129,29 @@ async def test_reminders_due_while_no_worker_ran_go_out_late_when_one_starts(
         overdue = await _overdue(http, deployment, ada)
         assert sorted(n["task_id"] for n in overdue) == sorted(tasks)
         assert all(n["data"]["late"] is True for n in overdue)
+
+
+async def test_a_worker_stopped_mid_burst_hands_over_without_losing_or_repeating(
+    deployment: Deployment,
+) -> None:
+    """A rollout's SIGTERM, not a crash: the stopping worker finishes what it started (within
+    TASKBOARD_WORKER_SHUTDOWN_TIMEOUT_SECONDS, under the pod's grace) and exits cleanly; the
+    other takes the rest. Unlike a kill, nothing is sent twice."""
+    for pod in deployment.workers:
+        if pod.process.poll() is None:
+            pod.terminate()
+    first, second = deployment.start_worker("w-4"), deployment.start_worker("w-5")
+    async with httpx.AsyncClient(timeout=30) as http:
+        owner, ada, board_id = await _ada_and_board(http, deployment)
+        due = datetime.now(UTC) + timedelta(seconds=30)
+        tasks = await _tasks(http, deployment, owner, ada, board_id, 300, due)
+        await _mail(deployment, ada.email, 30, timeout=120)
+        assert await asyncio.to_thread(first.terminate, 60) == 0
+        at_stop = len(deployment.smtp.inbox.to(ada.email))
+        assert at_stop < len(tasks), at_stop  # stopped mid-burst, or this proves nothing
+        messages = await _mail(deployment, ada.email, len(tasks), timeout=240)
+        ids = [m["Message-ID"] for m in messages]
+        assert len(ids) == len(set(ids)) == len(tasks)
+        overdue = await _overdue(http, deployment, ada)
+        assert sorted(n["task_id"] for n in overdue) == sorted(tasks)
+    second.terminate()
