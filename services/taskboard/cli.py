@@ -398,7 +398,8 @@ def cmd_up(args: argparse.Namespace) -> None:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its options (the delivery checks parse each manifest's args with it)."""
     parser = argparse.ArgumentParser(prog="taskboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole system locally on embedded PostgreSQL and Redis")
@@ -447,7 +448,11 @@ def main(argv: list[str] | None = None) -> None:
     role.add_argument("email")
     role.add_argument("role", choices=["admin", "user"])
     role.set_defaults(func=cmd_site_role)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except ConfigurationError as exc:
