@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from taskboard.core.config import asyncpg_url
 from taskboard.core.migrations import MIGRATIONS_DIR, head_revision, schema_state
 from taskboard.embedded.processes import taskboard_command
 from tests.fixtures.services import ServiceUrls, fresh_database, migrate, separate_services
@@ -34,6 +35,17 @@ def _secret_file_env(urls: ServiceUrls, database_url: str, secrets: Path) -> dic
     env = base_env(urls, TASKBOARD_SECRETS_DIR=str(secrets))
     del env["TASKBOARD_DATABASE_URL"]
     return env
+
+
+def test_libpq_sslmode_in_the_url_is_understood(service_urls: ServiceUrls) -> None:
+    """Managed databases hand out URLs with libpq's `sslmode`; asyncpg calls it `ssl`."""
+    assert asyncpg_url("postgresql://u:p@db:5432/tb?sslmode=require&application_name=x") == (
+        "postgresql+asyncpg://u:p@db:5432/tb?ssl=require&application_name=x"
+    )
+    env = base_env(service_urls)
+    env["TASKBOARD_DATABASE_URL"] = f"{service_urls.database_url}?sslmode=disable"
+    waited = _cli("migrate", "--wait", "--timeout", "20", env=env)
+    assert waited.returncode == 0, waited.stderr
 
 
 def test_schema_states() -> None:
@@ -168,6 +180,11 @@ async def test_old_pods_keep_serving_while_a_newer_release_migrates(
             env = base_env(urls)
             waited = await asyncio.to_thread(_cli, "migrate", "--wait", "--timeout", "10", env=env)
             assert waited.returncode == 0, waited.stderr
+            # A rollback runs the old release's pre-upgrade migration: on a schema it does not
+            # know it must change nothing and succeed, or the rollback fails.
+            rolled_back = await asyncio.to_thread(_cli, "migrate", env=env)
+            assert rolled_back.returncode == 0, rolled_back.stderr
+            assert "nothing to do" in rolled_back.stderr
         finally:
             for pod in (api, realtime):
                 pod.kill()

@@ -24,10 +24,10 @@ from taskboard.embedded.servers import EmbeddedServerError
 log = logging.getLogger("taskboard")
 
 
-def _migrate(database_url: str) -> None:
+def _migrate(database_url: str) -> bool:
     from taskboard.core.migrations import upgrade_to_head
 
-    upgrade_to_head(database_url)
+    return upgrade_to_head(database_url)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -36,8 +36,10 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     if args.wait:
         _wait_for_schema(url, timeout=args.timeout)
         return
-    _migrate(url)
-    log.info("database migrated to head")
+    if _migrate(url):
+        log.info("database migrated to head")
+    else:
+        log.info("the schema is ahead of this release (a newer one migrated it): nothing to do")
 
 
 def _wait_for_schema(url: str, *, timeout: float) -> None:
@@ -128,9 +130,16 @@ def _gunicorn(
     (with its lifespan: the worker deployment's parts run in every process)."""
     from gunicorn.app.base import BaseApplication
 
+    # Each worker process writes its metrics to files here and the master's /metrics merges
+    # them: even with one worker, which is not the process serving /metrics.
     own_metrics_dir = None
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Each worker writes its metrics here; /metrics merges them. Ours: removed at exit.
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        # A pod's emptyDir outlives a restarted container: files of processes that are gone
+        # would be merged into every scrape for ever.
+        for stale in Path(given).glob("*.db"):
+            stale.unlink(missing_ok=True)
+    else:  # ours: removed at exit
         own_metrics_dir = tempfile.mkdtemp(prefix="taskboard-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
 

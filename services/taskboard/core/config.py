@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +78,18 @@ def storage_location(url: str) -> StorageLocation:
         f"unsupported scheme {scheme!r}: use file:///abs/dir, a directory path "
         "or s3://bucket[/prefix]"
     )
+
+
+def asyncpg_url(database_url: str) -> str:
+    """The URL SQLAlchemy's asyncpg dialect takes for a postgresql:// URL. libpq's `sslmode`
+    (what managed databases print in their connection strings) becomes asyncpg's `ssl`, which
+    takes the same modes; asyncpg refuses `sslmode` as an unknown argument."""
+    parts = urlsplit(database_url)
+    query = [
+        ("ssl" if key == "sslmode" else key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(scheme="postgresql+asyncpg", query=urlencode(query)))
 
 
 def postgres_url(value: str) -> str:
@@ -409,8 +421,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def async_database_url(self) -> str:
-        _, _, rest = self.database_url.partition("://")
-        return f"postgresql+asyncpg://{rest}"
+        return asyncpg_url(self.database_url)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -16,22 +16,38 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from taskboard.core.config import asyncpg_url
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
-    _, _, rest = database_url.partition("://")
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option(
         "file_template", "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d_%%(slug)s"
     )
-    cfg.set_main_option("sqlalchemy.url", f"postgresql+asyncpg://{rest}".replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", asyncpg_url(database_url).replace("%", "%%"))
     return cfg
 
 
-def upgrade_to_head(database_url: str) -> None:
+def upgrade_to_head(database_url: str) -> bool:
+    """Migrate to this code's head; False (and nothing done) when the schema is already past
+    it: a rollback to an older release, whose pre-upgrade migration must not fail on a
+    revision it does not know (migrations within v1 only expand, so the old code runs on it)."""
+    if schema_state(asyncio.run(_revision_at(database_url))) == "ahead":
+        return False
     command.upgrade(alembic_config(database_url), "head")
+    return True
+
+
+async def _revision_at(database_url: str) -> str | None:
+    engine = create_async_engine(asyncpg_url(database_url))
+    try:
+        async with engine.connect() as connection:
+            return await current_revision(connection)
+    finally:
+        await engine.dispose()
 
 
 def head_revision() -> str | None:
@@ -76,8 +92,7 @@ async def wait_for_schema(
     an init container's job, so no pod serves before the migration it needs has run. Until
     then `on_wait` hears why, each time the reason changes; the caller bounds the wait.
     Connection failures count as "not yet": the database may be starting too."""
-    _, _, rest = database_url.partition("://")
-    engine = create_async_engine(f"postgresql+asyncpg://{rest}", pool_pre_ping=True)
+    engine = create_async_engine(asyncpg_url(database_url), pool_pre_ping=True)
     reported = ""
     try:
         while True:
@@ -109,8 +124,7 @@ async def rotate_epochs(database_url: str) -> int:
     """Give every board a new epoch: run after restoring the database from a backup (or any
     rewrite of history), with the deployments stopped, so that every client holding seqs of
     the old history resyncs instead of trusting them. Returns how many boards."""
-    _, _, rest = database_url.partition("://")
-    engine = create_async_engine(f"postgresql+asyncpg://{rest}")
+    engine = create_async_engine(asyncpg_url(database_url))
     try:
         async with engine.begin() as connection:
             result = await connection.execute(
@@ -125,8 +139,7 @@ async def set_site_role(database_url: str, email_key: str, role: str) -> bool:
     """Make the account whose `email_key` (users.models.email_key) it is a site `admin` (or a
     `user` again); False: no such account.
     Sessions already open keep their old role until their access token is renewed."""
-    _, _, rest = database_url.partition("://")
-    engine = create_async_engine(f"postgresql+asyncpg://{rest}")
+    engine = create_async_engine(asyncpg_url(database_url))
     try:
         async with engine.begin() as connection:
             result = await connection.execute(
