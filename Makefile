@@ -16,7 +16,7 @@ WEB_BUILT := services/taskboard/web_dist/index.html
 # whatever the machine has (or lacks) on PATH.
 NPM := cd $(WEB) && PATH="$(abspath $(BIN)):$$PATH" npm
 
-.PHONY: up check lint typecheck test format openapi web browser bench bench-realtime clean
+.PHONY: up check lint typecheck test format openapi web browser bench bench-realtime clean lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,3 +83,21 @@ bench-realtime: $(STAMP)
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .taskboard .mypy_cache .ruff_cache .hypothesis .schemathesis \
 		$(WEB)/node_modules services/taskboard/web_dist
+
+# The image's pinned dependencies, each with its hashes (services/Dockerfile installs them with
+# --require-hashes): pyproject.toml's runtime dependencies, never the embedded or dev extras,
+# and its build-system requirements (the image builds the taskboard wheel from the lock too),
+# resolved for the image's Python on Linux from PyPI itself. uv runs from a throwaway venv, so
+# neither .venv nor pyproject.toml gains a tool. Run it after changing the dependencies, and
+# review the diff.
+LOCK := services/requirements.lock
+LOCK_PYTHON := 3.12
+UV_VERSION := 0.13.9
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp" && \
+	"$$tmp/bin/python" -m pip install --quiet 'uv==$(UV_VERSION)' && \
+	"$$tmp/bin/python" -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' | \
+	"$$tmp/bin/uv" pip compile pyproject.toml - --quiet --no-config \
+		--generate-hashes --index-url https://pypi.org/simple --python-version $(LOCK_PYTHON) \
+		--python-platform linux --custom-compile-command 'make lock' --output-file $(LOCK)
