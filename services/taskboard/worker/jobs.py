@@ -51,6 +51,12 @@ QUEUE_DEPTH = Gauge(
     ["queue"],
     multiprocess_mode="livemax",
 )
+QUEUE_DEAD = Gauge(
+    "taskboard_queue_dead_letters",
+    "Messages Dramatiq gave up on, in dramatiq:<queue>.XQ (kept there for a week)",
+    ["queue"],
+    multiprocess_mode="livemax",
+)
 EMAIL_QUEUE = "email"
 WEBHOOK_QUEUE = "webhooks"
 THUMBNAIL_QUEUE = "thumbnails"
@@ -388,9 +394,11 @@ async def _measured(actor: str) -> AsyncIterator[None]:
 
 
 async def sample_queues(resources: Resources) -> None:
-    """Ready messages per queue (the list Dramatiq's Redis broker pops; what KEDA scales on)."""
-    for queue in (EMAIL_QUEUE, WEBHOOK_QUEUE, THUMBNAIL_QUEUE):
+    """Ready messages per queue (the list Dramatiq's Redis broker pops; what KEDA scales on),
+    and the messages it gave up on after their last retry (a sorted set, by time of death)."""
+    for queue in (EMAIL_QUEUE, WEBHOOK_QUEUE, THUMBNAIL_QUEUE, imports.QUEUE):
         QUEUE_DEPTH.labels(queue).set(await resources.redis.llen(f"dramatiq:{queue}"))
+        QUEUE_DEAD.labels(queue).set(await resources.redis.zcard(f"dramatiq:{queue}.XQ"))
 
 
 def _trace_options(traceparent: str | None) -> dict[str, Any]:
