@@ -5,6 +5,7 @@ while no worker runs go out, late, when one starts."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -144,11 +145,12 @@ async def test_a_worker_stopped_mid_burst_hands_over_without_losing_or_repeating
     async with httpx.AsyncClient(timeout=30) as http:
         owner, ada, board_id = await _ada_and_board(http, deployment)
         due = datetime.now(UTC) + timedelta(seconds=30)
-        tasks = await _tasks(http, deployment, owner, ada, board_id, 300, due)
-        await _mail(deployment, ada.email, 30, timeout=120)
-        assert await asyncio.to_thread(first.terminate, 60) == 0
+        tasks = await _tasks(http, deployment, owner, ada, board_id, 500, due)
+        await _mail(deployment, ada.email, 40, timeout=120)
+        first.process.send_signal(signal.SIGTERM)
         at_stop = len(deployment.smtp.inbox.to(ada.email))
         assert at_stop < len(tasks), at_stop  # stopped mid-burst, or this proves nothing
+        assert await asyncio.to_thread(first.process.wait, 60) == 0
         messages = await _mail(deployment, ada.email, len(tasks), timeout=240)
         ids = [m["Message-ID"] for m in messages]
         assert len(ids) == len(set(ids)) == len(tasks)
