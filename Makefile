@@ -16,7 +16,7 @@ WEB_BUILT := services/taskboard/web_dist/index.html
 # whatever the machine has (or lacks) on PATH.
 NPM := cd $(WEB) && PATH="$(abspath $(BIN)):$$PATH" npm
 
-.PHONY: up check lint typecheck test format openapi web browser bench bench-realtime clean lock
+.PHONY: up check lint typecheck test format openapi web browser bench bench-realtime clean lock loadtest
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -101,3 +101,10 @@ lock:
 	"$$tmp/bin/uv" pip compile pyproject.toml - --quiet --no-config \
 		--generate-hashes --index-url https://pypi.org/simple --python-version $(LOCK_PYTHON) \
 		--python-platform linux --custom-compile-command 'make lock' --output-file $(LOCK)
+
+# Locust against a local multi-pod topology: embedded PostgreSQL and Redis, 2 api and
+# 2 realtime processes, the worker, one proxy port; reports and logs in loadtests/reports/.
+# Options and Locust's own go in ARGS, e.g. make loadtest ARGS="--api 3 --users 50 --run-time 5m";
+# ARGS=--keep-running starts the topology without Locust and prints its URL.
+loadtest: $(STAMP)
+	$(BIN)/python loadtests/topology.py $(ARGS)
