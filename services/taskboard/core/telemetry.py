@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import trace
@@ -52,14 +52,16 @@ DB_POOL_SIZE = Gauge(
 )
 
 _tracing_configured = False
+_exporting = False  # spans go somewhere (an OTLP endpoint is set)
 
 
 def configure_tracing(settings: Settings, component: str) -> None:
     """Install a tracer provider once per process; export over OTLP/HTTP when an endpoint is set."""
-    global _tracing_configured
+    global _tracing_configured, _exporting
     if _tracing_configured:
         return
     _tracing_configured = True
+    _exporting = bool(settings.otlp_endpoint)
     # Without an exporter nothing records spans (they would cost time for nobody), but every
     # request still gets a trace id for its logs and error responses.
     sampler = (
@@ -109,6 +111,19 @@ def instrument_engine(engine: AsyncEngine, settings: Settings) -> None:
     @event.listens_for(engine.sync_engine, "checkin")
     def _checkin(*_: Any) -> None:
         DB_POOL_CHECKED_OUT.dec()
+
+
+def sql_span(statement: str, database: str) -> AbstractContextManager[object]:
+    """A client span for a statement sent on the driver itself (core.db.Driver), named and
+    described as SQLAlchemy's instrumentation names its own; nothing without an exporter."""
+    if not _exporting:
+        return nullcontext()
+    verb = statement.split(None, 1)[0] if statement.strip() else "SQL"
+    return trace.get_tracer("taskboard").start_as_current_span(
+        f"{verb} {database}".strip(),
+        kind=SpanKind.CLIENT,
+        attributes={"db.system": "postgresql", "db.name": database, "db.statement": statement},
+    )
 
 
 def render_metrics() -> tuple[bytes, str]:
