@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -18,6 +20,7 @@ from taskboard.api.middleware import (
     BodyLimitMiddleware,
     MetricsMiddleware,
     SecurityHeadersMiddleware,
+    TraceContextMiddleware,
 )
 from taskboard.api.web import serve_web
 from taskboard.attachments.routes import UPLOAD_PATH
@@ -88,6 +91,15 @@ def api_router() -> APIRouter:
     return router
 
 
+# FastAPI 0.142 and later trace every request themselves once a tracer provider is set (ours
+# always is: it mints trace ids). The contrib instrumentation above does it when exporting, the
+# trace-context middleware when not: FastAPI's own would be a second, costly copy.
+_NO_NATIVE_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI).parameters
+    else {}
+)
+
 SWAGGER_UI = Path(__file__).parent / "swagger_ui"  # swagger-ui-dist, vendored (see VERSION)
 
 
@@ -116,6 +128,7 @@ def create_app(
     app's lifetime (`taskboard up` adds the realtime hub and the relay)."""
     configure_tracing(settings, "api")
     app = FastAPI(
+        **_NO_NATIVE_TELEMETRY,
         title="taskboard",
         version=__version__,
         summary="Real-time collaborative task board",
@@ -147,7 +160,13 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware, no_store_prefix="/api/v1/auth/")
     app.add_middleware(MetricsMiddleware)
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    if settings.otlp_endpoint:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    else:
+        # Spans would be dropped: only the trace id is needed (logs, problems, events). Outside
+        # Starlette's ServerErrorMiddleware, whose 500 problem shows it too.
+        build = app.build_middleware_stack
+        app.build_middleware_stack = lambda: TraceContextMiddleware(build())  # type: ignore[method-assign]
     return app

@@ -135,14 +135,14 @@ def render_metrics() -> tuple[bytes, str]:
     return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
 
 
-_W3C = TraceContextTextMapPropagator()
+W3C = TraceContextTextMapPropagator()
 
 
 def current_traceparent() -> str | None:
     """The W3C `traceparent` of the current span, for whatever carries the work on in another
     process (a board event's row and stream entry, a Dramatiq message)."""
     carrier: dict[str, str] = {}
-    _W3C.inject(carrier)
+    W3C.inject(carrier)
     return carrier.get("traceparent")
 
 
@@ -150,7 +150,7 @@ def current_traceparent() -> str | None:
 def continued(name: str, traceparent: str | None, **attributes: str | int) -> Iterator[None]:
     """A consumer span in the trace `traceparent` names (a trace of its own without one), so
     the work's spans and log lines carry the trace id of the request that caused it."""
-    context = _W3C.extract({"traceparent": traceparent}) if traceparent else None
+    context = W3C.extract({"traceparent": traceparent}) if traceparent else None
     with trace.get_tracer("taskboard").start_as_current_span(
         name,
         context=context,
