@@ -91,19 +91,40 @@ class CreationTarget:
     column_key: str | None
     wip_limit: int | None
     task_count: int
+    # The column's last live position and live count, when the lock's statement could read
+    # them as of the lock (see lock_for_create); None: ask column_tail_for_create.
+    tail: tuple[str | None, int] | None
 
 
 # The create path's statements are SQL on the driver connection (core.db.Driver): a create is
 # the hottest write, and these are what tasks.models and events.models map (tests/api hold the
 # rows and the responses to what the ORM paths read back).
+#
+# The lock's statement also reads the column's tail, from the snapshot it started with. That
+# snapshot predates the lock: if another writer committed in between (we waited for it, or it
+# slipped in before we asked), the tail may miss its task. Every write that changes a board's
+# tasks bumps its seq (the snapshot cache relies on the same rule), so comparing the locked
+# row's seq (the latest: PostgreSQL rechecks a locked row once the lock is granted) with the
+# same row read unlocked (`seen`, the snapshot's) tells: equal, the tail is exact; else the
+# caller reads it again after the lock. Uncontended creates save a round trip; contended ones
+# cost what they did.
 _LOCK_FOR_CREATE = """
-    SELECT m.role, b.archived_at IS NOT NULL, c.key, c.wip_limit, b.task_count
+    SELECT m.role, b.archived_at IS NOT NULL, col.key, col.wip_limit, b.task_count,
+           b.last_seq = seen.last_seq, tail.last, tail.live
     FROM board_members m
     JOIN boards b ON b.id = m.board_id
-    LEFT JOIN board_columns c ON c.board_id = b.id {column}
+    JOIN boards seen ON seen.id = b.id
+    LEFT JOIN LATERAL (
+        SELECT c.key, c.wip_limit FROM board_columns c
+        WHERE c.board_id = b.id {column}
+        ORDER BY c.position
+        LIMIT 1
+    ) col ON true
+    LEFT JOIN LATERAL (
+        SELECT max(t.position) AS last, count(*) AS live FROM tasks t
+        WHERE t.board_id = b.id AND t.status = col.key AND t.deleted_at IS NULL
+    ) tail ON true
     WHERE m.board_id = $1 AND m.user_id = $2
-    ORDER BY c.position
-    LIMIT 1
     FOR NO KEY UPDATE OF b
 """
 _LOCK_FOR_CREATE_FIRST = _LOCK_FOR_CREATE.format(column="")
@@ -147,15 +168,18 @@ async def lock_for_create(
 ) -> CreationTarget | None:
     """Lock the board (every write to it waits here) and read the caller's role, whether the
     board is archived, and the target column (`status`, or the first column) in one round
-    trip; None when not a member. The lock is `role_of`'s (NO KEY UPDATE); the caller hands
-    the role and the flag to `access.service.authorize`, as every other write does."""
+    trip, and the column's tail when it is exact; None when not a member. The lock is
+    `role_of`'s (NO KEY UPDATE); the caller hands the role and the flag to
+    `access.service.authorize`, as every other write does."""
     if status is None:
         row = await driver.fetchrow(_LOCK_FOR_CREATE_FIRST, board_id, user_id)
     else:
         row = await driver.fetchrow(_LOCK_FOR_CREATE_NAMED, board_id, user_id, status)
     if row is None:
         return None
-    return CreationTarget(Access(str(row[0]), bool(row[1])), row[2], row[3], int(row[4]))
+    access = Access(str(row[0]), bool(row[1]))
+    tail = (row[6], int(row[7])) if row[5] and row[2] is not None else None
+    return CreationTarget(access, row[2], row[3], int(row[4]), tail)
 
 
 async def column_tail_for_create(

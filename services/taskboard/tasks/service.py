@@ -83,8 +83,10 @@ async def create(
     *,
     quota: int,
 ) -> TaskRead:
-    """The hot write: four round trips (lock and read, column tail, task + event, commit),
-    each constant SQL on the driver connection (see core.db.Driver)."""
+    """The hot write: four round trips (BEGIN, the lock with what it reads, task + event,
+    COMMIT), five when another writer committed after our lock's statement began (the column
+    tail is read again under the lock), each constant SQL on the driver connection (see
+    core.db.Driver)."""
     driver = await db.driver(uow.session)
     target = await repository.lock_for_create(
         driver, board_id=board_id, user_id=principal.user_id, status=data.status
@@ -102,7 +104,7 @@ async def create(
         raise ValidationFailed(
             fields=[FieldProblem("status", "exists", "the board has no columns")]
         )
-    last_position, live = await repository.column_tail_for_create(
+    last_position, live = target.tail or await repository.column_tail_for_create(
         driver, board_id=board_id, status=target.column_key
     )
     check_wip(target.column_key, target.wip_limit, live)
