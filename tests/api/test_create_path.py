@@ -25,18 +25,21 @@ from tests.helpers import ApiClient
 API = "/api/v1"
 
 
-async def _wait_for_a_lock_waiter(engine: AsyncEngine) -> None:
-    """Until a create's lock statement is queued behind the board's row lock."""
+async def _wait_until_blocked_by(engine: AsyncEngine, writer_pid: int) -> None:
+    """Until another backend waits for a lock `writer_pid` holds (the second create queued
+    for the board lock). By the lock graph, not by query text: a statement asyncpg is still
+    preparing shows the previous one in pg_stat_activity."""
     deadline = time.monotonic() + 30
     async with engine.connect() as conn:
         while time.monotonic() < deadline:
-            waiting = await conn.scalar(
+            blocked = await conn.scalar(
                 text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%FOR NO KEY UPDATE OF b%'"
-                )
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE CAST(:pid AS integer) = ANY(pg_blocking_pids(pid))"
+                ),
+                {"pid": writer_pid},
             )
-            if waiting:
+            if blocked:
                 return
             await asyncio.sleep(0.02)
     raise AssertionError("the second create never waited for the board lock")
@@ -62,6 +65,7 @@ async def test_a_create_that_waited_for_the_lock_lands_after_the_writer_it_waite
         first = await tasks.create(
             uow, principal, uuid.UUID(board["id"]), TaskCreate(title="first"), quota=100
         )
+        writer_pid = int((await uow.session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
         # ...while another starts, reads the tail from its snapshot, and queues for the lock.
         second = asyncio.create_task(
             api.request(
@@ -69,7 +73,7 @@ async def test_a_create_that_waited_for_the_lock_lands_after_the_writer_it_waite
                 headers=owner.headers,
             )
         )  # fmt: skip
-        await _wait_for_a_lock_waiter(engine)
+        await _wait_until_blocked_by(engine, writer_pid)
     created = await second
     assert created.status_code == 201, created.text
     # Its snapshot had no "first": it read the tail again once the lock was its own.

@@ -1,6 +1,7 @@
 """core.db.Driver: SQL sent on the asyncpg connection under a session runs in the session's own
-transaction (so it commits and rolls back with the unit of work, BEGIN sent by SQLAlchemy), and
-a constraint violation surfaces as SQLAlchemy's IntegrityError, as the api's handlers expect."""
+transaction (so it commits and rolls back with the unit of work, BEGIN sent by SQLAlchemy's
+adapter, or by SQLAlchemy running the first statement when the adapter cannot be asked), and a
+constraint violation surfaces as SQLAlchemy's IntegrityError, as the api's handlers expect."""
 
 from __future__ import annotations
 
@@ -34,13 +35,17 @@ async def _existing(engine: AsyncEngine, ids: list[uuid.UUID]) -> set[uuid.UUID]
         return set(rows.scalars())
 
 
-async def _insert_two(engine: AsyncEngine, ids: list[uuid.UUID], *, commit: bool) -> None:
+async def _insert_two(
+    engine: AsyncEngine, ids: list[uuid.UUID], *, commit: bool, adapter_begins: bool
+) -> None:
     ids += [uuid.uuid4(), uuid.uuid4()]
     async with create_sessionmaker(engine)() as session:
         on_driver = await driver(session)
+        if not adapter_begins:  # as with a SQLAlchemy whose adapter has no _start_transaction
+            on_driver.adapter = object()
         assert not on_driver.raw.is_in_transaction()
         first = await on_driver.fetchrow(INSERT_USER, ids[0], f"{ids[0]}@example.com")
-        # The first statement went through SQLAlchemy, which began the transaction...
+        # SQLAlchemy began the transaction before the first statement...
         assert on_driver.raw.is_in_transaction()
         # ...that the next one, sent on the driver itself, joins.
         second = await on_driver.fetchrow(INSERT_USER, ids[1], f"{ids[1]}@example.com")
@@ -50,17 +55,19 @@ async def _insert_two(engine: AsyncEngine, ids: list[uuid.UUID], *, commit: bool
         await (session.commit() if commit else session.rollback())
 
 
+@pytest.mark.parametrize("adapter_begins", [True, False])
 async def test_statements_on_the_driver_roll_back_with_the_session(
-    engine: AsyncEngine, ids: list[uuid.UUID]
+    engine: AsyncEngine, ids: list[uuid.UUID], adapter_begins: bool
 ) -> None:
-    await _insert_two(engine, ids, commit=False)
+    await _insert_two(engine, ids, commit=False, adapter_begins=adapter_begins)
     assert await _existing(engine, ids) == set()
 
 
+@pytest.mark.parametrize("adapter_begins", [True, False])
 async def test_statements_on_the_driver_commit_with_the_session(
-    engine: AsyncEngine, ids: list[uuid.UUID]
+    engine: AsyncEngine, ids: list[uuid.UUID], adapter_begins: bool
 ) -> None:
-    await _insert_two(engine, ids, commit=True)
+    await _insert_two(engine, ids, commit=True, adapter_begins=adapter_begins)
     assert await _existing(engine, ids) == set(ids)
 
 
