@@ -4,7 +4,7 @@ One run brings the whole system up by itself (embedded PostgreSQL and Redis in a
 migrations, `taskboard api` as a real gunicorn server), then measures:
 
   a0. the HTTP floor: GET /healthz (no database, no auth) on the same client and server
-  a.  sequential task creates over HTTP (one keep-alive httpx client)
+  a.  sequential task creates over HTTP (one keep-alive connection)
   b.  concurrent task creates over HTTP (C clients on one board); b'. the same spread over C
       boards, which shows what the per-board lock costs
   c.  the create transaction straight over asyncpg, sequential (one connection) and concurrent
@@ -22,9 +22,11 @@ PostgreSQL's statement log). Everything it started is stopped at the end, even o
     .venv/bin/python loadtests/bench_write.py --quick    # smaller sizes, about 20 s
     .venv/bin/python loadtests/bench_write.py --json out.json --profile prof/   # py-spy stacks
 
-The load generator is this one process (asyncio + httpx), so on a small machine it competes for
-CPU with the API workers and PostgreSQL: the CPU figures show by how much, and "other
-processes" shows CPU taken by anything outside the benchmark (a noisy run).
+The load generator is this one process (asyncio and benchkit.http1, a minimal HTTP/1.1 client on
+a fixed set of keep-alive connections, which checks every response's status), so on a small
+machine it competes for CPU with the API workers and PostgreSQL: the CPU figures show by how
+much ("loadgen", per request), and "other processes" shows CPU taken by anything outside the
+benchmark (a noisy run).
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 from benchkit.host import cpu_probe_ms, machine, machine_busy
+from benchkit.http1 import Pool
 from taskboard.core.migrations import upgrade_to_head
 from write.load_http import http_creates, http_setup, new_board, run_ops, snapshots
 from write.load_sql import RawWriter, raw_concurrent, raw_sequential
@@ -63,14 +65,14 @@ Headers = dict[str, str]
 
 
 async def http_phases(
-    phases: Phases, client: httpx.AsyncClient, headers: Headers, args: argparse.Namespace
+    phases: Phases, client: Pool, headers: Headers, args: argparse.Namespace
 ) -> dict[str, Result]:
     """a0: the HTTP floor; a: sequential creates; b: concurrent creates on one board; b': the
     same spread over as many boards as clients."""
     results: dict[str, Result] = {}
 
     async def healthz(_: int) -> None:
-        (await client.get("/healthz")).raise_for_status()
+        (await client.get("/healthz")).expect(200)
 
     results["http_floor"] = await phases.run(
         "a0. HTTP floor: GET /healthz, sequential",
@@ -102,7 +104,7 @@ async def http_phases(
 
 async def raw_sql_phases(
     phases: Phases,
-    client: httpx.AsyncClient,
+    client: Pool,
     headers: Headers,
     user_id: uuid.UUID,
     url: str,
@@ -143,7 +145,7 @@ async def raw_sql_phases(
 
 async def snapshot_phases(
     phases: Phases,
-    client: httpx.AsyncClient,
+    client: Pool,
     headers: Headers,
     user_id: uuid.UUID,
     url: str,
@@ -202,8 +204,7 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
     phases = Phases(meter, workers, profile_dir, postgres_log(system.pg))
 
     results: dict[str, Result] = {}
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=system.base_url, timeout=60, limits=limits) as client:
+    async with Pool(system.base_url, args.concurrency) as client:
         headers, user_id = await http_setup(client)
         warm = await new_board(client, headers, "warm-up")
         # Warm every worker's pool, prepared statements and code paths.
@@ -213,6 +214,8 @@ async def bench(system: System, args: argparse.Namespace) -> dict[str, Any]:
         results |= await http_phases(phases, client, headers, args)
         results |= await raw_sql_phases(phases, client, headers, user_id, url, args)
         results |= await snapshot_phases(phases, client, headers, user_id, url, args)
+        # Keep-alive must hold, or the figures would include connection set-up.
+        print(f"load generator: {client.connects} TCP connections for {args.concurrency} lanes")
     return report(pg_version, results, statements)
 
 

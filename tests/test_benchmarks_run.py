@@ -52,6 +52,38 @@ def test_bench_write_runs_every_phase(tmp_path: Path) -> None:
     assert json.loads(out.read_text())
 
 
+def test_compare_write_measures_both_code_trees_in_turn(tmp_path: Path) -> None:
+    out = tmp_path / "blocks.json"
+    result = _run(
+        "loadtests/compare_write.py",
+        "--base-rev",
+        "HEAD",
+        "--rounds",
+        "2",
+        "--block",
+        "20",
+        "--warmup",
+        "4",
+        "--concurrency",
+        "2",
+        "--modes",
+        "seq,conc",
+        "--json",
+        str(out),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "new/base: api CPU per create" in result.stdout, result.stdout[-3000:]
+    blocks = json.loads(out.read_text())["blocks"]
+    # ABBA: each round runs every mode on both sides, the order of the sides alternating.
+    assert [(b["side"], b["mode"]) for b in blocks] == [
+        ("base", "seq"), ("new", "seq"), ("base", "conc"), ("new", "conc"),
+        ("new", "seq"), ("base", "seq"), ("new", "conc"), ("base", "conc"),
+    ]  # fmt: skip
+    for block in blocks:
+        assert block["creates"] == 20
+        assert block["cpu_ms_per_create"]["api"] > 0, block
+
+
 def test_bench_realtime_runs_and_every_frame_arrives() -> None:
     result = _run(
         "loadtests/bench_realtime.py",

@@ -1,4 +1,6 @@
-"""The HTTP load generators: one user, boards, task creates and snapshot GETs over httpx."""
+"""The HTTP load generators: one user, boards, task creates and snapshot GETs over a fixed
+set of keep-alive connections (benchkit.http1: about a tenth of httpx's CPU per request, so the
+generator does not crowd out the api it measures on a small machine)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import httpx
+from benchkit.http1 import Pool
 
 API = "/api/v1"
 PASSWORD = "correct horse battery staple"
@@ -24,23 +26,20 @@ def title(i: int) -> str:
     return f"{random.choice(WORDS).capitalize()} {random.choice(WORDS)} #{i}"
 
 
-async def http_setup(client: httpx.AsyncClient) -> tuple[dict[str, str], uuid.UUID]:
+async def http_setup(client: Pool) -> tuple[dict[str, str], uuid.UUID]:
     email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
     r = await client.post(
         f"{API}/auth/register",
-        json={"email": email, "password": PASSWORD, "display_name": "Bench"},
+        json_body={"email": email, "password": PASSWORD, "display_name": "Bench"},
     )
-    r.raise_for_status()
-    user_id = uuid.UUID(r.json()["id"])
-    r = await client.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD})
-    r.raise_for_status()
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}, user_id
+    user_id = uuid.UUID(r.expect(201).json()["id"])
+    r = await client.post(f"{API}/auth/login", json_body={"email": email, "password": PASSWORD})
+    return {"Authorization": f"Bearer {r.expect(200).json()['access_token']}"}, user_id
 
 
-async def new_board(client: httpx.AsyncClient, headers: dict[str, str], name: str) -> uuid.UUID:
-    r = await client.post(f"{API}/boards", json={"name": name}, headers=headers)
-    r.raise_for_status()
-    return uuid.UUID(r.json()["id"])
+async def new_board(client: Pool, headers: dict[str, str], name: str) -> uuid.UUID:
+    r = await client.post(f"{API}/boards", json_body={"name": name}, headers=headers)
+    return uuid.UUID(r.expect(201).json()["id"])
 
 
 async def run_ops(
@@ -62,24 +61,24 @@ async def run_ops(
 
 
 async def http_creates(
-    client: httpx.AsyncClient,
+    client: Pool,
     headers: dict[str, str],
     boards: uuid.UUID | list[uuid.UUID],
     total: int,
     conc: int,
 ) -> tuple[float, list[float]]:
+    """`total` creates on `conc` lanes; every response must be a 201."""
     urls = [f"{API}/boards/{b}/tasks" for b in (boards if isinstance(boards, list) else [boards])]
 
     async def op(i: int) -> None:
-        r = await client.post(urls[i % len(urls)], json={"title": title(i)}, headers=headers)
-        if r.status_code != 201:
-            raise RuntimeError(f"create answered {r.status_code}: {r.text[:500]}")
+        r = await client.post(urls[i % len(urls)], json_body={"title": title(i)}, headers=headers)
+        r.expect(201)
 
     return await run_ops(total, conc, op)
 
 
 async def snapshots(
-    client: httpx.AsyncClient,
+    client: Pool,
     headers: dict[str, str],
     board: uuid.UUID,
     count: int,
@@ -97,8 +96,8 @@ async def snapshots(
         t0 = time.perf_counter()
         r = await client.get(f"{API}/boards/{board}", headers=headers)
         latencies.append((time.perf_counter() - t0) * 1000)
-        r.raise_for_status()
-        sizes.append(len(r.content))
+        r.expect(200)
+        sizes.append(len(r.body))
         if i == 0:
             ntasks = len(r.json()["tasks"])
     return sum(latencies) / 1000, latencies, max(sizes), ntasks

@@ -31,27 +31,46 @@ INSERT INTO board_events (board_id, seq, type, data, actor_id, created_at)
 VALUES ($1, $2, 'task.created', $3::jsonb, $4, $5)
 """
 
-SELECT_COLUMNS = """
-SELECT board_id, key, name, position, wip_limit, id, created_at, updated_at
-FROM board_columns WHERE board_id = $1 ORDER BY position
+# What one HTTP create sends since issue 14 (tasks.repository, events.log.append_sql): the lock
+# statement reads role, column and the column's tail (exact when nobody wrote in between), then
+# one statement writes the task, its links, the seq and the event.
+LOCK_WITH_TAIL = """
+SELECT m.role, b.archived_at IS NOT NULL, col.key, col.wip_limit, b.task_count,
+       b.last_seq = seen.last_seq, tail.last, tail.live
+FROM board_members m
+JOIN boards b ON b.id = m.board_id
+JOIN boards seen ON seen.id = b.id
+LEFT JOIN LATERAL (
+    SELECT c.key, c.wip_limit FROM board_columns c WHERE c.board_id = b.id
+    ORDER BY c.position LIMIT 1
+) col ON true
+LEFT JOIN LATERAL (
+    SELECT max(t.position) AS last, count(*) AS live FROM tasks t
+    WHERE t.board_id = b.id AND t.status = col.key AND t.deleted_at IS NULL
+) tail ON true
+WHERE m.board_id = $1 AND m.user_id = $2
+FOR NO KEY UPDATE OF b
 """
 MAX_POSITION = """
-SELECT max(position) FROM tasks WHERE board_id = $1 AND status = $2 AND deleted_at IS NULL
+SELECT max(position), count(*) FROM tasks WHERE board_id = $1 AND status = $2 AND deleted_at IS NULL
 """
-INSERT_TASK_LIKE_ORM = """
-INSERT INTO tasks (board_id, status, position, title, description, priority, start_at, due_at,
-                   created_by, updated_by, deleted_at, version, id, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING search
-"""
-
-# The seq bump and the event insert as one data-modifying CTE, as events.append sends them.
-BUMP_AND_LOG = """
-WITH bumped AS (
-    UPDATE boards SET last_seq = last_seq + 1, updated_at = now() WHERE id = $1 RETURNING last_seq
+INSERT_TASK_AND_EVENT = """
+WITH new_task AS (
+    INSERT INTO tasks (id, board_id, status, position, title, description, priority, start_at,
+                       due_at, created_by, updated_by, created_at, updated_at, deleted_at,
+                       version, comment_count)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $11, NULL, 1, 0)
+), new_assignees AS (
+    INSERT INTO task_assignees (task_id, user_id) SELECT $1, unnest($12::uuid[])
+), new_labels AS (
+    INSERT INTO task_labels (task_id, label_id) SELECT $1, unnest($13::uuid[])
+), bumped AS (
+    UPDATE boards SET last_seq = last_seq + 1, updated_at = now(), task_count = task_count + $14
+    WHERE id = $15 RETURNING last_seq
 )
-INSERT INTO board_events (board_id, seq, type, data, actor_id, created_at)
-SELECT $1, bumped.last_seq, 'task.created', $2::jsonb, $3, $4 FROM bumped
-RETURNING seq
+INSERT INTO board_events (board_id, seq, type, data, actor_id, created_at, trace_context)
+SELECT $15, bumped.last_seq, $16, $17::jsonb, $18, clock_timestamp(), $19 FROM bumped
+RETURNING seq, created_at
 """
 
 
@@ -59,10 +78,10 @@ class RawWriter:
     """The create transaction over asyncpg.
 
     `lean` is the transaction reduced to its four essential statements (the baseline the
-    targets compare against). `service` replays the statements one HTTP create sends, as
-    PostgreSQL's own log showed them (the report lists them at the end: compare when the
-    service changes), including the pool's pre-ping. HTTP minus `service` is what the API
-    process adds (Python, HTTP, Redis publish); `service` minus `lean` is extra round trips.
+    targets compare against). `service` replays the statements one HTTP create sends (the
+    report lists them, from PostgreSQL's own log, at the end: compare when the service
+    changes). HTTP minus `service` is what the API process adds (Python, HTTP, Redis publish);
+    `service` minus `lean` is what its statements cost beyond the essential four.
     """
 
     def __init__(self, board: uuid.UUID, user: uuid.UUID, *, service: bool = False) -> None:
@@ -98,22 +117,15 @@ class RawWriter:
             await conn.execute(INSERT_EVENT, self.board, seq, self._event(task), self.user, now)
 
     async def _create_like_service(self, conn: asyncpg.Connection, i: int) -> None:
-        ping = conn.transaction()  # SQLAlchemy's pool_pre_ping on asyncpg
-        await ping.start()
-        await conn.fetchrow(";")
-        await ping.rollback()
         async with conn.transaction():
-            if await conn.fetchval(ROLE_FOR_UPDATE, self.board, self.user) is None:
+            row = await conn.fetchrow(LOCK_WITH_TAIL, self.board, self.user)
+            if row is None:
                 raise RuntimeError("not a member of the raw board")
-            columns = await conn.fetch(SELECT_COLUMNS, self.board)
-            status = columns[0]["key"]
-            last = await conn.fetchval(MAX_POSITION, self.board, status)
+            status, last = row[2], row[6]
+            if not row[5]:  # someone wrote since this statement's snapshot: read it again
+                last = (await conn.fetchrow(MAX_POSITION, self.board, status))[0]
             task_id, now, name = uuid.uuid4(), datetime.now(UTC), title(i)
             position = generate_key_between(last, None)
-            await conn.fetchval(
-                INSERT_TASK_LIKE_ORM, self.board, status, position, name, "", "none", None, None,
-                self.user, self.user, None, 1, task_id, now, now,
-            )  # fmt: skip
             task = {
                 "id": task_id, "board_id": self.board, "status": status, "position": position,
                 "title": name, "description": "", "priority": "none", "assignee_ids": [],
@@ -121,7 +133,11 @@ class RawWriter:
                 "updated_by": self.user, "created_at": now.isoformat(),
                 "updated_at": now.isoformat(), "deleted_at": None, "version": 1,
             }  # fmt: skip
-            await conn.fetchval(BUMP_AND_LOG, self.board, self._event(task), self.user, now)
+            await conn.fetchrow(
+                INSERT_TASK_AND_EVENT, task_id, self.board, status, position, name, "", "none",
+                None, None, self.user, now, [], [], 1, self.board, "task.created",
+                self._event(task), self.user, None,
+            )  # fmt: skip
 
 
 async def raw_sequential(

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
-import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from benchkit.host import cpu_probe_ms, machine_busy, proc_table
-from taskboard.embedded.processes import ManagedProcess, stop_all
+from benchkit.pyspy import record, summarize
 from write.pglog import connections_since
 from write.report import Result
 
@@ -63,25 +59,15 @@ class CpuMeter:
 
 @contextlib.contextmanager
 def profiled(pids: list[int], out_dir: Path | None, label: str) -> Iterator[None]:
-    """py-spy on each API worker for the duration of the block (when --profile is given)."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if out_dir is None or not Path(spy).exists():
+    """py-spy on each API worker for the duration of the block (when --profile is given); the
+    split of its samples by layer is printed after the block."""
+    if out_dir is None:
         yield
         return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    spies = [
-        ManagedProcess(
-            [spy, "record", "--pid", str(pid), "--format", "raw", "--nonblocking",
-             "--rate", "250", "--output", str(out_dir / f"{label}-{pid}.txt")],
-            name=f"py-spy {pid}",
-        ).start()
-        for pid in pids
-    ]  # fmt: skip
-    time.sleep(1.0)  # let py-spy attach
-    try:
+    with record(pids, out_dir, label) as paths:
         yield
-    finally:
-        stop_all(spies, sig=signal.SIGINT, timeout=30)  # SIGINT: py-spy writes its stacks
+    if paths:
+        print("\n".join(f"{'':<40} {line}" for line in summarize(paths).lines(top=8)))
 
 
 class Phases:

@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-import httpx
 
+from benchkit.http1 import Pool
 from taskboard.embedded.servers import EmbeddedPostgres
 from write.load_http import API
 
@@ -19,7 +19,7 @@ def postgres_log(pg: EmbeddedPostgres) -> Path:
 
 
 async def trace_one_create(
-    pg: EmbeddedPostgres, client: httpx.AsyncClient, headers: dict[str, str], board: uuid.UUID
+    pg: EmbeddedPostgres, client: Pool, headers: dict[str, str], board: uuid.UUID
 ) -> list[str]:
     """The SQL statements one HTTP create runs, from PostgreSQL's own statement log."""
     log = postgres_log(pg)
@@ -29,7 +29,10 @@ async def trace_one_create(
         await conn.execute("SELECT pg_reload_conf()")
         await asyncio.sleep(0.3)
         start = log.stat().st_size
-        await client.post(f"{API}/boards/{board}/tasks", json={"title": "traced"}, headers=headers)
+        response = await client.post(
+            f"{API}/boards/{board}/tasks", json_body={"title": "traced"}, headers=headers
+        )
+        response.expect(201)
         await asyncio.sleep(0.3)
         await conn.execute("ALTER SYSTEM RESET log_statement")
         await conn.execute("SELECT pg_reload_conf()")

@@ -7,7 +7,7 @@ import os
 import secrets
 import shutil
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchkit.host import proc_table
@@ -24,6 +24,7 @@ class System:
     redis: EmbeddedRedis | None = None
     api: ManagedProcess | None = None
     base_url: str = ""
+    others: list[ManagedProcess] = field(default_factory=list)  # more api servers (A/B runs)
 
     def start_stores(self) -> None:
         self.pg = EmbeddedPostgres(self.tmp / "postgres", durable=self.durable)
@@ -32,10 +33,25 @@ class System:
         self.redis.start()
 
     def start_api(self) -> None:
+        self.api, self.base_url = self._start_server("api")
+
+    def start_api_server(
+        self, label: str, *, pythonpath: str | None = None
+    ) -> tuple[ManagedProcess, str]:
+        """Another `taskboard api` on the same stores, with its own port, log and metrics
+        folder; `pythonpath` puts another copy of the code first (the baseline of an A/B run).
+        Stopped with the system."""
+        server, base_url = self._start_server(label, pythonpath)
+        self.others.append(server)
+        return server, base_url
+
+    def _start_server(
+        self, label: str, pythonpath: str | None = None
+    ) -> tuple[ManagedProcess, str]:
         assert self.pg is not None
         assert self.redis is not None
         port = free_port()
-        metrics_dir = self.tmp / "metrics"
+        metrics_dir = self.tmp / f"metrics-{label}"
         metrics_dir.mkdir()
         env = {
             **os.environ,
@@ -54,38 +70,47 @@ class System:
             "TASKBOARD_SECRETS_DIR": str(self.tmp / "no-secrets"),
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         }
-        self.base_url = f"http://127.0.0.1:{port}"
-        log = self.tmp / "api.log"
-        self.api = ManagedProcess(
+        if pythonpath is not None:
+            env["PYTHONPATH"] = pythonpath
+        base_url = f"http://127.0.0.1:{port}"
+        log = self.tmp / f"{label}.log"
+        server = ManagedProcess(
             taskboard_command("api", "--host", "127.0.0.1", "--port", str(port)),
-            name="the API",
+            name=f"the API ({label})",
             env=env,
             cwd=self.tmp,  # no stray .env is picked up
             stdout=log,
             stderr=log,
-            ready=http_ok(f"{self.base_url}/readyz", timeout=5),
+            ready=http_ok(f"{base_url}/readyz", timeout=5),
             ready_timeout=60,
             stop_timeout=20,  # gunicorn drains and stops its workers; then SIGKILL the group
         ).start()
+        return server, base_url
 
     def wait_ready(self) -> None:
-        assert self.api is not None
-        self.api.wait_ready()
+        for server in (self.api, *self.others):
+            if server is not None:
+                server.wait_ready()
 
-    def worker_pids(self) -> list[int]:
-        assert self.api is not None
-        return [pid for pid, (ppid, _, _) in proc_table().items() if ppid == self.api.pid]
+    def worker_pids(self, server: ManagedProcess | None = None) -> list[int]:
+        """The gunicorn workers of `server` (of the first api when None)."""
+        server = server or self.api
+        assert server is not None
+        return [pid for pid, (ppid, _, _) in proc_table().items() if ppid == server.pid]
 
     def postmaster_pid(self) -> int:
         assert self.pg is not None
         return int((self.pg.data_dir / "cluster" / "postmaster.pid").read_text().split()[0])
 
     def tail(self, chars: int = 3000) -> str:
-        return self.api.output_tail(chars) if self.api is not None else ""
+        return "\n".join(
+            s.output_tail(chars) for s in (self.api, *self.others) if s is not None and s.started
+        )
 
     def stop(self) -> None:
-        if self.api is not None and self.api.started:
-            self.api.stop()
+        for server in (*self.others, self.api):
+            if server is not None and server.started:
+                server.stop()
         if self.redis is not None:
             self.redis.stop()
         if self.pg is not None:

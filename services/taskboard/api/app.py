@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -18,6 +20,7 @@ from taskboard.api.middleware import (
     BodyLimitMiddleware,
     MetricsMiddleware,
     SecurityHeadersMiddleware,
+    TraceContextMiddleware,
 )
 from taskboard.api.web import serve_web
 from taskboard.attachments.routes import UPLOAD_PATH
@@ -48,45 +51,70 @@ from taskboard.transfer.routes import jobs_router as imports_router
 from taskboard.transfer.routes import router as board_export_router
 from taskboard.webhooks.routes import router as webhooks_router
 
+API_PREFIX = "/api/v1"
+
+# In this order: a request goes to the first route that matches it.
+DOMAIN_ROUTERS = (
+    auth_router,
+    me_router,
+    board_import_router,  # before /boards/{board_id}: "import" is no board id
+    boards_router,
+    snapshots_router,
+    board_export_router,
+    imports_router,
+    columns_router,
+    board_columns_router,
+    tasks_router,
+    comments_router,
+    attachments_router,
+    attachment_upload_router,
+    labels_router,
+    events_router,
+    notifications_router,
+    unsubscribe_router,
+    webhooks_router,
+    dead_letters_router,
+)
+
+
+async def index() -> dict[str, str]:
+    """Where a person who opens the API's base URL finds their way."""
+    return {
+        "name": "taskboard",
+        "version": __version__,
+        "docs": "/api/docs",
+        "openapi": "/api/openapi.json",
+        "websocket": "/ws",
+    }
+
+
+def include_api(app: FastAPI | APIRouter) -> None:
+    """The REST API under /api/v1, each domain's router included straight into `app`.
+
+    Not through one /api/v1 router holding the domains' routers: FastAPI matches a request
+    against every level of nested routers (and again when it hands it down), and the extra
+    level cost about 0.1 ms of CPU per request (a tenth of a task create's routing and
+    validation work), for nothing but a shared prefix."""
+    app.add_api_route(API_PREFIX, index, methods=["GET"], include_in_schema=False)
+    for domain in DOMAIN_ROUTERS:
+        app.include_router(domain, prefix=API_PREFIX)
+
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
-
-    @router.get("", include_in_schema=False)
-    async def index() -> dict[str, str]:
-        """Where a person who opens the API's base URL finds their way."""
-        return {
-            "name": "taskboard",
-            "version": __version__,
-            "docs": "/api/docs",
-            "openapi": "/api/openapi.json",
-            "websocket": "/ws",
-        }
-
-    for domain in (
-        auth_router,
-        me_router,
-        board_import_router,  # before /boards/{board_id}: "import" is no board id
-        boards_router,
-        snapshots_router,
-        board_export_router,
-        imports_router,
-        columns_router,
-        board_columns_router,
-        tasks_router,
-        comments_router,
-        attachments_router,
-        attachment_upload_router,
-        labels_router,
-        events_router,
-        notifications_router,
-        unsubscribe_router,
-        webhooks_router,
-        dead_letters_router,
-    ):
-        router.include_router(domain)
+    """The same routes as one router (what tests mount on a bare app)."""
+    router = APIRouter()
+    include_api(router)
     return router
 
+
+# FastAPI 0.142 and later trace every request themselves once a tracer provider is set (ours
+# always is: it mints trace ids). The contrib instrumentation above does it when exporting, the
+# trace-context middleware when not: FastAPI's own would be a second, costly copy.
+_NO_NATIVE_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI).parameters
+    else {}
+)
 
 SWAGGER_UI = Path(__file__).parent / "swagger_ui"  # swagger-ui-dist, vendored (see VERSION)
 
@@ -116,6 +144,7 @@ def create_app(
     app's lifetime (`taskboard up` adds the realtime hub and the relay)."""
     configure_tracing(settings, "api")
     app = FastAPI(
+        **_NO_NATIVE_TELEMETRY,
         title="taskboard",
         version=__version__,
         summary="Real-time collaborative task board",
@@ -133,7 +162,7 @@ def create_app(
     declare_problem_schema(app)
     problems.install(app)
     health.include(app, settings)
-    app.include_router(api_router())
+    include_api(app)
     serve_web(app)
     upload = re.compile("/api/v1" + re.sub(r"\{[a-z_]+\}", "[^/]+", UPLOAD_PATH))
     imports = [
@@ -147,7 +176,13 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware, no_store_prefix="/api/v1/auth/")
     app.add_middleware(MetricsMiddleware)
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    if settings.otlp_endpoint:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    else:
+        # Spans would be dropped: only the trace id is needed (logs, problems, events). Outside
+        # Starlette's ServerErrorMiddleware, whose 500 problem shows it too.
+        build = app.build_middleware_stack
+        app.build_middleware_stack = lambda: TraceContextMiddleware(build())  # type: ignore[method-assign]
     return app

@@ -1,5 +1,6 @@
-"""Pure-ASGI middleware: request metrics and access logs by route template, a body cap, and
-the security headers every response carries."""
+"""Pure-ASGI middleware: request metrics and access logs by route template, a body cap, the
+security headers every response carries, and the request's trace context when no spans are
+exported."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import re
 import time
 from collections.abc import Sequence
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from taskboard.core.telemetry import HTTP_DURATION, HTTP_REQUESTS, current_trace_id
+from taskboard.core.telemetry import HTTP_DURATION, HTTP_REQUESTS, W3C, current_trace_id
 
 log = logging.getLogger("taskboard.access")
 
@@ -202,3 +207,42 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+_IDS = RandomIdGenerator()
+
+
+class TraceContextMiddleware:
+    """Without an exporter, every request still runs in a trace of its own, or in the caller's
+    when it sent a W3C `traceparent`: its id is in the access log, in problem responses and in
+    the events it writes (which carry the trace on to the worker). This is what the OpenTelemetry
+    instrumentation gives such a request, without its cost: it matches the request against
+    every route to name a span that nobody records (about 0.2 ms of CPU per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace_id = 0
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                caller = W3C.extract({"traceparent": value.decode("latin-1")})
+                parent = trace.get_current_span(caller).get_span_context()
+                trace_id = parent.trace_id if parent.is_valid else 0
+                break
+        span = NonRecordingSpan(
+            SpanContext(
+                trace_id or _IDS.generate_trace_id(),
+                _IDS.generate_span_id(),
+                is_remote=False,
+                trace_flags=TraceFlags(TraceFlags.DEFAULT),  # not sampled: nothing is exported
+            )
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)

@@ -10,7 +10,7 @@ from taskboard.attachments.errors import StorageUnavailable
 from taskboard.storage import Storage
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     storage: Storage | None = getattr(request.app.state, "storage", None)
     if storage is None:
         raise StorageUnavailable("Set TASKBOARD_STORAGE_URL to store files")

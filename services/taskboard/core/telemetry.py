@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import trace
@@ -52,14 +52,16 @@ DB_POOL_SIZE = Gauge(
 )
 
 _tracing_configured = False
+_exporting = False  # spans go somewhere (an OTLP endpoint is set)
 
 
 def configure_tracing(settings: Settings, component: str) -> None:
     """Install a tracer provider once per process; export over OTLP/HTTP when an endpoint is set."""
-    global _tracing_configured
+    global _tracing_configured, _exporting
     if _tracing_configured:
         return
     _tracing_configured = True
+    _exporting = bool(settings.otlp_endpoint)
     # Without an exporter nothing records spans (they would cost time for nobody), but every
     # request still gets a trace id for its logs and error responses.
     sampler = (
@@ -111,6 +113,19 @@ def instrument_engine(engine: AsyncEngine, settings: Settings) -> None:
         DB_POOL_CHECKED_OUT.dec()
 
 
+def sql_span(statement: str, database: str) -> AbstractContextManager[object]:
+    """A client span for a statement sent on the driver itself (core.db.Driver), named and
+    described as SQLAlchemy's instrumentation names its own; nothing without an exporter."""
+    if not _exporting:
+        return nullcontext()
+    verb = statement.split(None, 1)[0] if statement.strip() else "SQL"
+    return trace.get_tracer("taskboard").start_as_current_span(
+        f"{verb} {database}".strip(),
+        kind=SpanKind.CLIENT,
+        attributes={"db.system": "postgresql", "db.name": database, "db.statement": statement},
+    )
+
+
 def render_metrics() -> tuple[bytes, str]:
     """The exposition text; merges every gunicorn worker when multiprocess mode is on."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -120,14 +135,14 @@ def render_metrics() -> tuple[bytes, str]:
     return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
 
 
-_W3C = TraceContextTextMapPropagator()
+W3C = TraceContextTextMapPropagator()
 
 
 def current_traceparent() -> str | None:
     """The W3C `traceparent` of the current span, for whatever carries the work on in another
     process (a board event's row and stream entry, a Dramatiq message)."""
     carrier: dict[str, str] = {}
-    _W3C.inject(carrier)
+    W3C.inject(carrier)
     return carrier.get("traceparent")
 
 
@@ -135,7 +150,7 @@ def current_traceparent() -> str | None:
 def continued(name: str, traceparent: str | None, **attributes: str | int) -> Iterator[None]:
     """A consumer span in the trace `traceparent` names (a trace of its own without one), so
     the work's spans and log lines carry the trace id of the request that caused it."""
-    context = _W3C.extract({"traceparent": traceparent}) if traceparent else None
+    context = W3C.extract({"traceparent": traceparent}) if traceparent else None
     with trace.get_tracer("taskboard").start_as_current_span(
         name,
         context=context,

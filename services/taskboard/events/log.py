@@ -3,8 +3,12 @@ and reading ranges back (replay, gap filling, the relay)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
@@ -13,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskboard.access.models import Board
-from taskboard.core.db import UnitOfWork
+from taskboard.core.db import Driver, UnitOfWork
 from taskboard.core.telemetry import current_traceparent
 from taskboard.events.models import EVENT_TASK_ID, BoardEvent
 
@@ -77,6 +81,76 @@ async def append(
     )
     uow.events.append(event)
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """An event this transaction wrote, as the publisher reads it (a streams.LoggedEvent)."""
+
+    board_id: uuid.UUID
+    seq: int
+    type: str
+    data: dict[str, Any]
+    actor_id: uuid.UUID | None
+    created_at: datetime
+    trace_context: str | None
+
+
+@functools.cache
+def _appending(alongside: str, used: int) -> str:
+    """`alongside` (CTEs whose parameters are $1..$used) followed by the seq bump and the event
+    insert of `append`, as one statement: its text is the same for every call of a caller, so
+    asyncpg prepares it once per connection."""
+    n = used
+    return f"""WITH {alongside + "," if alongside else ""}
+    bumped AS (
+        UPDATE boards SET last_seq = last_seq + 1, updated_at = now(),
+                          task_count = task_count + ${n + 1}
+        WHERE id = ${n + 2} RETURNING last_seq
+    )
+    INSERT INTO board_events (board_id, seq, type, data, actor_id, created_at, trace_context)
+    SELECT ${n + 2}, bumped.last_seq, ${n + 3}, ${n + 4}::jsonb, ${n + 5}, clock_timestamp(),
+           ${n + 6}
+    FROM bumped
+    RETURNING seq, created_at"""  # noqa: S608 - only our own SQL is formatted in
+
+
+async def append_sql(
+    uow: UnitOfWork,
+    driver: Driver,
+    *,
+    board_id: uuid.UUID,
+    type: str,
+    data: dict[str, Any],
+    actor_id: uuid.UUID | None,
+    alongside: str = "",
+    args: Sequence[Any] = (),
+    tasks_added: int = 0,
+) -> Appended:
+    """`append` for the hottest writes, as constant SQL on the driver connection (see
+    core.db.Driver): the same seq bump and event row, in the same single statement with the
+    rows the event is about (`alongside`: CTEs taking `args` as $1, $2, ...)."""
+    traceparent = current_traceparent()
+    seq, created_at = await _one(
+        driver,
+        _appending(alongside, len(args)),
+        *args,
+        tasks_added,
+        board_id,
+        type,
+        json.dumps(data, separators=(",", ":")),
+        actor_id,
+        traceparent,
+    )
+    event = Appended(board_id, seq, type, data, actor_id, created_at, traceparent)
+    uow.events.append(event)
+    return event
+
+
+async def _one(driver: Driver, sql: str, *args: Any) -> Sequence[Any]:
+    row = await driver.fetchrow(sql, *args)
+    assert row is not None  # the board row is locked by the caller: it exists
+    return row
 
 
 async def record(

@@ -20,7 +20,7 @@ IF_MATCH_PATTERN = r'^(\*|(W/)?"?[0-9]{1,9}"?)$'
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
 
 
-def parse_if_match(
+async def parse_if_match(
     if_match: Annotated[
         str | None,
         Header(

@@ -81,7 +81,9 @@ def text_param(name: str, value: str | None) -> str | None:
     return value
 
 
-def page_request(settings: SettingsDep, cursor: Cursor = None, limit: Limit = None) -> PageRequest:
+async def page_request(
+    settings: SettingsDep, cursor: Cursor = None, limit: Limit = None
+) -> PageRequest:
     """`?cursor=&limit=` of every paged list (limit: TASKBOARD_PAGE_SIZE_DEFAULT/_MAX)."""
     return PageRequest(cursor, page_size(settings, limit))
 

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Select, delete, func, insert, select, text, true, update
+from sqlalchemy import Insert, Select, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskboard.access.models import Board, Membership
 from taskboard.access.repository import Access
-from taskboard.columns.models import BoardColumn
+from taskboard.core.db import Driver
 from taskboard.core.ordering import key_between
 from taskboard.core.paging import LATEST, Kind, PageRequest, keyset_page
 from taskboard.tasks.models import Task, TaskAssignee, TaskLabel
@@ -92,38 +91,104 @@ class CreationTarget:
     column_key: str | None
     wip_limit: int | None
     task_count: int
+    # The column's last live position and live count, when the lock's statement could read
+    # them as of the lock (see lock_for_create); None: ask column_tail_for_create.
+    tail: tuple[str | None, int] | None
+
+
+# The create path's statements are SQL on the driver connection (core.db.Driver): a create is
+# the hottest write, and these are what tasks.models and events.models map (tests/api hold the
+# rows and the responses to what the ORM paths read back).
+#
+# The lock's statement also reads the column's tail, from the snapshot it started with. That
+# snapshot predates the lock: if another writer committed in between (we waited for it, or it
+# slipped in before we asked), the tail may miss its task. Every write that changes a board's
+# tasks bumps its seq (the snapshot cache relies on the same rule), so comparing the locked
+# row's seq (the latest: PostgreSQL rechecks a locked row once the lock is granted) with the
+# same row read unlocked (`seen`, the snapshot's) tells: equal, the tail is exact; else the
+# caller reads it again after the lock. Uncontended creates save a round trip; contended ones
+# cost what they did.
+_LOCK_FOR_CREATE = """
+    SELECT m.role, b.archived_at IS NOT NULL, col.key, col.wip_limit, b.task_count,
+           b.last_seq = seen.last_seq, tail.last, tail.live
+    FROM board_members m
+    JOIN boards b ON b.id = m.board_id
+    JOIN boards seen ON seen.id = b.id
+    LEFT JOIN LATERAL (
+        SELECT c.key, c.wip_limit FROM board_columns c
+        WHERE c.board_id = b.id {column}
+        ORDER BY c.position
+        LIMIT 1
+    ) col ON true
+    LEFT JOIN LATERAL (
+        SELECT max(t.position) AS last, count(*) AS live FROM tasks t
+        WHERE t.board_id = b.id AND t.status = col.key AND t.deleted_at IS NULL
+    ) tail ON true
+    WHERE m.board_id = $1 AND m.user_id = $2
+    FOR NO KEY UPDATE OF b
+"""
+_LOCK_FOR_CREATE_FIRST = _LOCK_FOR_CREATE.format(column="")
+_LOCK_FOR_CREATE_NAMED = _LOCK_FOR_CREATE.format(column="AND c.key = $3")
+
+_COLUMN_TAIL = """
+    SELECT max(position), count(*) FROM tasks
+    WHERE board_id = $1 AND status = $2 AND deleted_at IS NULL
+"""
+
+# The new task and its links, as CTEs of the statement that also takes the seq and writes the
+# event (events.log.append_sql). unnest() of an empty array inserts no link: one text for
+# every create, prepared once per connection.
+INSERT_NEW = """
+    new_task AS (
+        INSERT INTO tasks (id, board_id, status, position, title, description, priority,
+                           start_at, due_at, created_by, updated_by, created_at, updated_at,
+                           deleted_at, version, comment_count)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $11, NULL, 1, 0)
+    ),
+    new_assignees AS (
+        INSERT INTO task_assignees (task_id, user_id) SELECT $1, unnest($12::uuid[])
+    ),
+    new_labels AS (
+        INSERT INTO task_labels (task_id, label_id) SELECT $1, unnest($13::uuid[])
+    )
+"""
+
+
+def insert_new_args(read: TaskRead) -> tuple[Any, ...]:
+    """INSERT_NEW's parameters for the task `read` describes (version 1, no comments)."""
+    return (
+        read.id, read.board_id, read.status, read.position, read.title, read.description,
+        read.priority, read.start_at, read.due_at, read.created_by, read.created_at,
+        read.assignee_ids, read.labels,
+    )  # fmt: skip
 
 
 async def lock_for_create(
-    session: AsyncSession, *, board_id: uuid.UUID, user_id: uuid.UUID, status: str | None
+    driver: Driver, *, board_id: uuid.UUID, user_id: uuid.UUID, status: str | None
 ) -> CreationTarget | None:
     """Lock the board (every write to it waits here) and read the caller's role, whether the
     board is archived, and the target column (`status`, or the first column) in one round
-    trip; None when not a member. The lock is `role_of`'s (NO KEY UPDATE); the caller hands
-    the role and the flag to `access.service.authorize`, as every other write does."""
-    column_on = (BoardColumn.board_id == Board.id) & (
-        BoardColumn.key == status if status is not None else true()
-    )
-    stmt = (
-        select(
-            Membership.role,
-            Board.archived_at.is_not(None),
-            BoardColumn.key,
-            BoardColumn.wip_limit,
-            Board.task_count,
-        )
-        .select_from(Membership)
-        .join(Board, Board.id == Membership.board_id)
-        .outerjoin(BoardColumn, column_on)
-        .where(Membership.board_id == board_id, Membership.user_id == user_id)
-        .order_by(BoardColumn.position)
-        .limit(1)
-        .with_for_update(of=Board, key_share=True)
-    )
-    row = (await session.execute(stmt)).first()
+    trip, and the column's tail when it is exact; None when not a member. The lock is
+    `role_of`'s (NO KEY UPDATE); the caller hands the role and the flag to
+    `access.service.authorize`, as every other write does."""
+    if status is None:
+        row = await driver.fetchrow(_LOCK_FOR_CREATE_FIRST, board_id, user_id)
+    else:
+        row = await driver.fetchrow(_LOCK_FOR_CREATE_NAMED, board_id, user_id, status)
     if row is None:
         return None
-    return CreationTarget(Access(str(row[0]), bool(row[1])), row[2], row[3], int(row[4]))
+    access = Access(str(row[0]), bool(row[1]))
+    tail = (row[6], int(row[7])) if row[5] and row[2] is not None else None
+    return CreationTarget(access, row[2], row[3], int(row[4]), tail)
+
+
+async def column_tail_for_create(
+    driver: Driver, *, board_id: uuid.UUID, status: str
+) -> tuple[str | None, int]:
+    """`column_tail` on the driver connection, for the create path."""
+    row = await driver.fetchrow(_COLUMN_TAIL, board_id, status)
+    assert row is not None  # an aggregate always answers one row
+    return row[0], int(row[1])
 
 
 async def column_tail(
@@ -244,18 +309,6 @@ async def set_links(
     if statement is not None:
         await session.execute(statement)
     return before
-
-
-def insert_new(
-    values: dict[str, Any], assignee_ids: Sequence[uuid.UUID], label_ids: Sequence[uuid.UUID]
-) -> list[Insert]:
-    """The INSERTs that write a new task with its assignees and labels (run as one statement
-    with its event; see events.log.append)."""
-    links = [
-        _link_insert("assignee_ids", values["id"], assignee_ids),
-        _link_insert("labels", values["id"], label_ids),
-    ]
-    return [insert(Task).values(**values), *(s for s in links if s is not None)]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from taskboard.auth.principal import Principal
 from taskboard.columns import service as columns
 from taskboard.columns.errors import ColumnNotFound
 from taskboard.columns.rules import check_wip
-from taskboard.core import quotas
+from taskboard.core import db, quotas
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.ordering import key_between
@@ -83,9 +83,13 @@ async def create(
     *,
     quota: int,
 ) -> TaskRead:
-    """The hot write: four round trips (lock and read, column tail, task + event, commit)."""
+    """The hot write: four round trips (BEGIN, the lock with what it reads, task + event,
+    COMMIT), five when another writer committed after our lock's statement began (the column
+    tail is read again under the lock), each constant SQL on the driver connection (see
+    core.db.Driver)."""
+    driver = await db.driver(uow.session)
     target = await repository.lock_for_create(
-        uow.session, board_id=board_id, user_id=principal.user_id, status=data.status
+        driver, board_id=board_id, user_id=principal.user_id, status=data.status
     )
     authorize(target.access if target else None, "member", write=True)
     assert target is not None  # authorize refused a caller who is not a member
@@ -100,41 +104,42 @@ async def create(
         raise ValidationFailed(
             fields=[FieldProblem("status", "exists", "the board has no columns")]
         )
-    last_position, live = await repository.column_tail(
-        uow.session, board_id=board_id, status=target.column_key
+    last_position, live = target.tail or await repository.column_tail_for_create(
+        driver, board_id=board_id, status=target.column_key
     )
     check_wip(target.column_key, target.wip_limit, live)
     await _check_assignees(uow, board_id, data.assignee_ids)
     await _check_labels(uow, board_id, data.labels)
     now = utcnow()
-    values: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "board_id": board_id,
-        "status": target.column_key,
-        "position": key_between(last_position, None),
-        "title": data.title,
-        "description": data.description,
-        "priority": data.priority,
-        "start_at": data.start_at,
-        "due_at": data.due_at,
-        "created_by": principal.user_id,
-        "updated_by": principal.user_id,
-        "created_at": now,
-        "updated_at": now,
-        "deleted_at": None,
-        "version": 1,
-        "comment_count": 0,
-    }
     read = TaskRead(
-        **values, assignee_ids=sorted(set(data.assignee_ids)), labels=sorted(set(data.labels))
+        id=uuid.uuid4(),
+        board_id=board_id,
+        status=target.column_key,
+        position=key_between(last_position, None),
+        title=data.title,
+        description=data.description,
+        priority=data.priority,
+        assignee_ids=sorted(set(data.assignee_ids)),
+        labels=sorted(set(data.labels)),
+        start_at=data.start_at,
+        due_at=data.due_at,
+        created_by=principal.user_id,
+        updated_by=principal.user_id,
+        created_at=now,
+        updated_at=now,
+        deleted_at=None,
+        version=1,
+        comment_count=0,
     )
-    await events.append(
+    await events.append_sql(
         uow,
+        driver,
         board_id=board_id,
         type="task.created",
         data={"task": read.model_dump(mode="json")},
         actor_id=principal.user_id,
-        alongside=repository.insert_new(values, data.assignee_ids, data.labels),
+        alongside=repository.INSERT_NEW,
+        args=repository.insert_new_args(read),
         tasks_added=1,
     )
     return read

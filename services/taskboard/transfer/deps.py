@@ -22,7 +22,7 @@ from taskboard.storage import Storage
     "Without a key, the same body from the same user within TASKBOARD_IMPORT_DEDUP_SECONDS "
     "is the same job too.",
 )
-def import_key(request: Request) -> str | None:
+async def import_key(request: Request) -> str | None:
     key = request.headers.get(HEADER)
     if key is not None and _KEY.match(key) is None:
         raise ValidationFailed(
@@ -31,7 +31,7 @@ def import_key(request: Request) -> str | None:
     return key
 
 
-def optional_storage(request: Request) -> Storage | None:
+async def optional_storage(request: Request) -> Storage | None:
     storage: Storage | None = getattr(request.app.state, "storage", None)
     return storage
 
