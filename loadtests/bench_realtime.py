@@ -139,7 +139,9 @@ async def fanout(
             procs.append(proc)
             readies.append(ready)
             counters.append(frames)
-        while not all(r.is_set() for r in readies):  # noqa: ASYNC110
+        while not all(r.is_set() for r in readies):
+            if not all(proc.is_alive() for proc in procs):
+                raise RuntimeError("a load-generator process failed before its sockets were ready")
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
         if on_load is not None:
