@@ -150,8 +150,12 @@ async def fanout(
         cpu0, t0 = process_cpu_seconds(sys_.realtime_pid), time.perf_counter()
         sent = await writer(http, token, board_ids, rate, duration, probe)
         expected = sent * subscribers // boards
-        deadline = time.perf_counter() + 15
-        while sum(c.value for c in counters) < expected and time.perf_counter() < deadline:  # noqa: ASYNC110
+        # Until every frame arrived, or none for 15 s: on a loaded machine the generators can
+        # trail the writes by longer than that and still be receiving.
+        deadline, seen = time.perf_counter() + 15, -1
+        while (got := sum(c.value for c in counters)) < expected and time.perf_counter() < deadline:
+            if got != seen:
+                seen, deadline = got, time.perf_counter() + 15
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - t0
         received = sum(c.value for c in counters)
