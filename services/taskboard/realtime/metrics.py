@@ -29,7 +29,7 @@ STREAM_LAG = Gauge(
 def frames_written(count: int, ts: float | None) -> None:
     """`count` frames just written to sockets, of an event committed at `ts` (epoch seconds;
     None: a control frame). One update per metric however many sockets: per frame, the
-    metrics took 6 % of the pod's CPU on a hot board (py-spy)."""
+    metrics took 6-8 % of the pod's CPU on a hot board (py-spy)."""
     if count <= 0:
         return
     FRAMES_SENT.inc(count)
