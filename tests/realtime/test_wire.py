@@ -10,17 +10,19 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import uvicorn
 from prometheus_client import CollectorRegistry, Histogram
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.client import ClientProtocol
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
 from taskboard.auth.principal import Principal
@@ -208,6 +210,23 @@ async def test_other_servers_get_every_frame_through_the_queue() -> None:
         assert not any(written)
         texts = await asyncio.to_thread(reader.read_until, "end")
     assert texts == [text(n) for n in range(30)] + ["end"]
+
+
+@pytest.mark.parametrize("missing", ["", "close_sent", "writable", "conn.extensions"])
+def test_a_uvicorn_without_what_the_wire_uses_gets_the_asgi_path(missing: str) -> None:
+    protocol = object.__new__(WebSocketsSansIOProtocol)
+    protocol.conn = ServerProtocol()
+    protocol.transport = cast(asyncio.Transport, object())
+    protocol.writable = asyncio.Event()
+    protocol.close_sent = False
+    if missing.startswith("conn."):
+        # An instance attribute of websockets' protocol, gone in this imagined release.
+        delattr(protocol.conn, missing.removeprefix("conn."))
+    elif missing:
+        delattr(protocol, missing)
+    wire = Wire.of(protocol.send)
+    assert (wire is None) == bool(missing)
+    assert Wire.of(lambda message: None) is None
 
 
 @pytest.mark.parametrize("value", [0.0, 0.0005, 0.001, 0.0011, 0.05, 4.9, 5.0, 7.5])

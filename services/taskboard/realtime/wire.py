@@ -32,6 +32,9 @@ except ImportError:  # an older uvicorn: no sans-I/O protocol, no direct writes
 
 # Looking the member up on the enum class took 0.15 µs, once per socket per frame.
 _OPEN = State.OPEN
+# What a Wire uses of uvicorn's protocol and of its websockets ServerProtocol.
+_PROTOCOL = ("conn", "transport", "writable", "close_sent")
+_CONN = ("state", "extensions", "send_text", "data_to_send")
 
 
 class Outgoing:
@@ -75,6 +78,13 @@ class Wire:
         """The Wire behind an ASGI `send`, if it is uvicorn's sans-I/O protocol's own."""
         protocol = getattr(send, "__self__", None)
         if WebSocketsSansIOProtocol is None or type(protocol) is not WebSocketsSansIOProtocol:
+            return None
+        # uvicorn's internals, not its API: a release that changes them must cost the fast
+        # path (and fail tests/realtime/test_wire.py), not every socket.
+        conn = getattr(protocol, "conn", None)
+        if not all(hasattr(protocol, name) for name in _PROTOCOL) or not all(
+            hasattr(conn, name) for name in _CONN
+        ):
             return None
         return cls(protocol)
 
