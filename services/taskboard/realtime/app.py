@@ -15,6 +15,7 @@ from taskboard.core.config import Settings
 from taskboard.core.runtime import Resources
 from taskboard.realtime import session
 from taskboard.realtime.hub import Hub
+from taskboard.realtime.wire import Wire
 from taskboard.routing.probe import probe_app
 
 
@@ -32,7 +33,7 @@ class WebSocketEntry:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
             hub: Hub = self.app.state.hub
-            await session.serve(hub, WebSocket(scope, receive, send))
+            await session.serve(hub, WebSocket(scope, receive, send), Wire.of(send))
         else:
             await self.app(scope, receive, send)
 

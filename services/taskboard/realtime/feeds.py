@@ -13,6 +13,7 @@ from datetime import datetime
 from taskboard.core.streams import StreamEvent
 from taskboard.realtime import metrics, protocol
 from taskboard.realtime.subscriber import Connection, Subscription
+from taskboard.realtime.wire import Outgoing
 
 log = logging.getLogger("taskboard.realtime")
 
@@ -116,11 +117,17 @@ class BoardFeed:
                     self.end(sub, "removed")
         if not self.subscriptions:
             return
-        text = protocol.event_frame(event.board_id, event.seq, event.type, event.data, event.ts)
-        ts = _epoch(event.ts)
+        # One frame object for every socket: rendered and encoded once, counted once.
+        item = Outgoing(
+            protocol.event_frame(event.board_id, event.seq, event.type, event.data, event.ts),
+            _epoch(event.ts),
+        )
+        seq, written = event.seq, 0
         for sub in list(self.subscriptions.values()):
-            sub.offer(event.seq, text, ts)
+            if sub.offer(seq, item):
+                written += 1
         metrics.FANNED_OUT.inc(len(self.subscriptions))
+        metrics.frames_written(written, item.ts)
 
     async def join(
         self,
@@ -201,13 +208,13 @@ class BoardFeed:
 
     def _resync_all(self) -> None:
         metrics.RESYNCS.inc(len(self.subscriptions))
-        text = protocol.frame("resync", board_id=str(self.board_id))
+        item = Outgoing(protocol.frame("resync", board_id=str(self.board_id)))
         for sub in self.subscriptions.values():
-            sub.connection.enqueue(text)
+            sub.connection.deliver(item)
 
     def send_presence(self, users: list[str]) -> None:
         self.presence = users
-        text = protocol.frame("presence", board_id=str(self.board_id), users=users)
+        item = Outgoing(protocol.frame("presence", board_id=str(self.board_id), users=users))
         for sub in self.subscriptions.values():
             if not sub.replaying:
-                sub.connection.enqueue(text)
+                sub.connection.deliver(item)

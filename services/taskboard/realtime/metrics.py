@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import time
+from bisect import bisect_left
+
 from prometheus_client import Counter, Gauge, Histogram
 
 CONNECTIONS = Gauge("taskboard_ws_connections", "Open WebSocket connections")
@@ -21,3 +24,28 @@ COMMIT_TO_SEND = Histogram(
 STREAM_LAG = Gauge(
     "taskboard_ws_stream_lag_entries", "Stream entries not yet read by this pod", ["shard"]
 )
+
+
+def frames_written(count: int, ts: float | None) -> None:
+    """`count` frames just written to sockets, of an event committed at `ts` (epoch seconds;
+    None: a control frame). One update per metric however many sockets: per frame, the
+    metrics took 6-8 % of the pod's CPU on a hot board (py-spy)."""
+    if count <= 0:
+        return
+    FRAMES_SENT.inc(count)
+    if ts is not None:
+        observe_many(COMMIT_TO_SEND, max(0.0, time.time() - ts), count)
+
+
+def observe_many(histogram: Histogram, value: float, count: int) -> None:
+    """What `count` calls of `histogram.observe(value)` record, in one update of the sum and
+    of one bucket (prometheus_client has no weighted observe; its internals are used, and a
+    test holds them to the result of single observations)."""
+    try:
+        bounds, buckets, total = histogram._upper_bounds, histogram._buckets, histogram._sum
+    except AttributeError:  # other internals: one observation at a time
+        for _ in range(count):
+            histogram.observe(value)
+        return
+    total.inc(value * count)
+    buckets[bisect_left(bounds, value)].inc(count)

@@ -13,16 +13,18 @@ from taskboard.auth.principal import Principal
 from taskboard.realtime import metrics, protocol
 from taskboard.realtime.hub import Hub
 from taskboard.realtime.subscriber import Connection
+from taskboard.realtime.wire import Wire
 
 
-async def serve(hub: Hub, websocket: WebSocket) -> None:
+async def serve(hub: Hub, websocket: WebSocket, wire: Wire | None = None) -> None:
+    """`wire`: the socket's transport, to write frames to directly (see wire.py)."""
     await websocket.accept()
     principal = await _handshake(hub, websocket)
     if principal is None:
         return
     settings = hub.settings
     connection = Connection(
-        websocket, principal, settings.ws_send_queue_size, settings.ws_send_queue_bytes
+        websocket, principal, settings.ws_send_queue_size, settings.ws_send_queue_bytes, wire
     )
     if not hub.admit(connection):
         await connection.stop()

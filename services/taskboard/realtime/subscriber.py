@@ -1,7 +1,9 @@
 """One socket: a bounded send queue drained by its own sender task, and its subscriptions.
 
-Fan-out only ever calls `enqueue` (put_nowait): a slow socket fills its own queue and is
-closed with CLOSE_SLOW_CONSUMER; it never blocks the reader or other sockets. A socket whose
+A frame is written at once, straight to the transport (see wire.py), when nothing is queued or
+being written before it and the transport takes it without waiting; otherwise it is queued
+for the sender. Fan-out never waits: a slow socket fills its own queue and is closed with
+CLOSE_SLOW_CONSUMER; it never blocks the reader or other sockets. A socket whose
 peer stops reading is closed the same way once one write has waited too long (see
 housekeeping.close_stalled): the kernel's and the transport's buffers can hold megabytes, and
 without that limit the keepalive (1011, tens of seconds later) would be what ended it."""
@@ -22,11 +24,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from taskboard.auth.principal import Principal
 from taskboard.realtime import metrics, protocol
+from taskboard.realtime.wire import Outgoing, Wire
 
 log = logging.getLogger("taskboard.realtime")
 
-# A queue item: the frame and the event's commit-side epoch time (None for control frames).
-Item = tuple[str, float | None]
 SENDER_LINGER_SECONDS = 5.0
 # Closing tasks, referenced until they end (asyncio keeps only weak references to tasks).
 _closing: set[asyncio.Task[None]] = set()
@@ -39,6 +40,7 @@ class Connection:
         principal: Principal,
         queue_size: int,
         queue_bytes: int,
+        wire: Wire | None = None,
     ) -> None:
         self.id = secrets.token_hex(6)
         self.websocket = websocket
@@ -48,7 +50,8 @@ class Connection:
         self.expire_at(principal.expires_at)
         # A bare deque, not asyncio.Queue: nothing waits on it (the sender exits when it runs
         # dry), and four deques per idle socket add up at ten thousand sockets.
-        self.queue: deque[Item] = deque()
+        self.queue: deque[Outgoing] = deque()
+        self.wire = wire
         self.queue_limit = queue_size
         # Frames are bounded in bytes too: a thousand 20 KB frames are 20 MB per socket.
         self.queue_bytes_limit = queue_bytes
@@ -82,16 +85,33 @@ class Connection:
         self.expire_at(principal.expires_at)
         return True
 
-    def enqueue(self, text: str, ts: float | None = None) -> None:
+    def enqueue(self, text: str) -> None:
+        """A control frame (not an event's)."""
+        self.deliver(Outgoing(text))
+
+    def deliver(self, item: Outgoing) -> None:
+        if self.push(item):
+            metrics.frames_written(1, item.ts)
+
+    def push(self, item: Outgoing) -> bool:
+        """Write `item` now, or queue it. True: written now, and the caller counts it in the
+        metrics (a fan-out counts its thousand sockets in one update).
+
+        Written now only when nothing can come before it: the queue is empty (the sender
+        pops a frame only once it is written) and no `send_now` is writing."""
         if self.closing:
-            return
+            return False
+        wire = self.wire
+        if wire is not None and not self.queue and self.sending_since is None and wire.ready():
+            wire.write(item)
+            return True
         if len(self.queue) >= self.queue_limit or self.queued_bytes > self.queue_bytes_limit:
             metrics.SLOW_CONSUMERS.inc()
             log.info("closing slow consumer", extra={"connection": self.id})
             self.kick(protocol.CLOSE_SLOW_CONSUMER, "send queue overflowed; resume with since")
-            return
-        self.queue.append((text, ts))
-        self.queued_bytes += len(text)
+            return False
+        self.queue.append(item)
+        self.queued_bytes += len(item.text)
         if self.sender is None:
             # Started on first use, ended after SENDER_LINGER_SECONDS with nothing to send: an
             # idle socket holds no task (memory per socket bounds a pod), and a busy one keeps
@@ -101,6 +121,7 @@ class Connection:
             self.sender = asyncio.create_task(self._drain(), name=f"ws-sender-{self.id}")
         elif self.wakeup is not None:
             self.wakeup.set()
+        return False
 
     async def send_now(self, text: str) -> None:
         """Write directly (replay), in order with the sender task's frames."""
@@ -126,11 +147,15 @@ class Connection:
         try:
             while True:
                 while self.queue:
-                    text, ts = self.queue.popleft()
-                    self.queued_bytes -= len(text)
-                    await self._send(text)
-                    if ts is not None:
-                        metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - ts))
+                    # Popped once written: an empty queue lets `push` write directly, and
+                    # while this frame waits for the lock (behind a `send_now`) nothing else
+                    # would say that it is still to go out.
+                    item = self.queue[0]
+                    await self._send(item.text)
+                    self.queue.popleft()
+                    self.queued_bytes -= len(item.text)
+                    if item.ts is not None:
+                        metrics.COMMIT_TO_SEND.observe(max(0.0, time.time() - item.ts))
                 wakeup.clear()
                 try:
                     async with asyncio.timeout(SENDER_LINGER_SECONDS):
@@ -182,16 +207,17 @@ class Subscription:
     board_id: uuid.UUID
     floor: int  # frames with seq <= floor are not sent (already replayed, or the client has them)
     replaying: bool = True
-    pending: list[Item] = field(default_factory=list)
+    pending: list[Outgoing] = field(default_factory=list)
     pending_bytes: int = 0
 
-    def offer(self, seq: int, text: str, ts: float | None) -> None:
+    def offer(self, seq: int, item: Outgoing) -> bool:
+        """True: written to the socket now (the caller counts it)."""
         if seq <= self.floor:
-            return
+            return False
         self.floor = seq
         if self.replaying:
-            self.pending.append((text, ts))
-            self.pending_bytes += len(text)
+            self.pending.append(item)
+            self.pending_bytes += len(item.text)
             connection = self.connection
             if (
                 len(self.pending) > connection.queue_limit
@@ -199,11 +225,11 @@ class Subscription:
             ):
                 metrics.SLOW_CONSUMERS.inc()
                 self.connection.kick(protocol.CLOSE_SLOW_CONSUMER, "fell behind during replay")
-            return
-        self.connection.enqueue(text, ts)
+            return False
+        return self.connection.push(item)
 
     def go_live(self) -> None:
         self.replaying = False
         pending, self.pending, self.pending_bytes = self.pending, [], 0
-        for text, ts in pending:
-            self.connection.enqueue(text, ts)
+        for item in pending:
+            self.connection.deliver(item)
