@@ -114,6 +114,36 @@ def test_bench_realtime_runs_and_every_frame_arrives() -> None:
     assert idle[0]["connections"] == 50
 
 
+def test_bench_fanout_runs_both_versions_in_turn() -> None:
+    # HEAD as the baseline: the comparison machinery (git archive, a second realtime process
+    # importing the extracted package, alternating rounds) is what is under test here.
+    result = _run(
+        "loadtests/bench_fanout.py",
+        "--baseline",
+        "HEAD",
+        "--subscribers",
+        "10",
+        "--rate",
+        "5",
+        "--duration",
+        "2",
+        "--rounds",
+        "2",
+        "--generators",
+        "1",
+        "--api-workers",
+        "1",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rounds = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    # Two pairs, alternating: before, after, then after, before.
+    assert [r["scenario"] for r in rounds] == ["before", "after", "after", "before"], rounds
+    for run in rounds:
+        assert run["frames_received"] == run["frames_expected"] > 0, run
+        assert run["realtime_cpu_us_per_frame"] > 0, run
+    assert "every expected frame arrived" in result.stdout
+
+
 def test_bench_worker_runs_and_everything_arrives() -> None:
     result = _run("loadtests/bench_worker.py", "--quick")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
