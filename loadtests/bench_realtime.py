@@ -32,12 +32,16 @@ from typing import Any
 import httpx
 import websockets
 
+from benchkit import http1
 from benchkit.host import machine_summary, process_cpu_seconds, rss_kib
 from benchkit.stats import percentile
 from realtime.subscribers import subscriber_process
 from realtime.system import System, raise_fd_limit, system
 
 API = "/api/v1"
+# Enough for the highest rate measured here at a few ms per create (Little's law), few
+# enough that a create never waits on the client for a connection it could have had.
+WRITER_CONNECTIONS = 32
 
 
 # ---------------------------------------------------------------- load
@@ -51,38 +55,42 @@ class Probe:
 
 
 async def writer(
-    http: httpx.AsyncClient,
+    url: str,
     token: str,
     boards: list[str],
     rate: float,
     duration: float,
     probe: Probe,
 ) -> int:
-    headers = {"Authorization": f"Bearer {token}"}
+    """Creates at `rate`/s over a fixed set of keep-alive connections (benchkit.http1: a tenth
+    of httpx's CPU per request, and no pool to search as the backlog grows). Each create's
+    clock starts when it is due, so time spent waiting for a free connection counts."""
     sent = 0
     inflight: set[asyncio.Task[None]] = set()
+    pool = http1.Pool(url, WRITER_CONNECTIONS, {"Authorization": f"Bearer {token}"})
 
     async def one(i: int) -> None:
         started = time.perf_counter()
         title = f"w{i}@{time.time():.6f}"
-        response = await http.post(
-            f"{API}/boards/{boards[i % len(boards)]}/tasks", json={"title": title}, headers=headers
+        response = await pool.post(
+            f"{API}/boards/{boards[i % len(boards)]}/tasks", json_body={"title": title}
         )
         probe.last_write_done = time.perf_counter()
         probe.http.append(probe.last_write_done - started)
-        if response.status_code != 201:
+        if response.status != 201:
             probe.write_errors += 1
 
-    start = time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < duration:
-        due = int(elapsed * rate) + 1
-        while sent < due:
-            task = asyncio.create_task(one(sent))
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-            sent += 1
-        await asyncio.sleep(0.002)
-    await asyncio.gather(*inflight)
+    async with pool:
+        start = time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < duration:
+            due = int(elapsed * rate) + 1
+            while sent < due:
+                task = asyncio.create_task(one(sent))
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+                sent += 1
+            await asyncio.sleep(0.002)
+        await asyncio.gather(*inflight)
     return sent
 
 
@@ -148,7 +156,7 @@ async def fanout(
             on_load()
         probe = Probe()
         cpu0, t0 = process_cpu_seconds(sys_.realtime_pid), time.perf_counter()
-        sent = await writer(http, token, board_ids, rate, duration, probe)
+        sent = await writer(sys_.api, token, board_ids, rate, duration, probe)
         expected = sent * subscribers // boards
         # Until every frame arrived, or none for 15 s: on a loaded machine the generators can
         # trail the writes by longer than that and still be receiving.
