@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 # which clash with the app's: it lives in a virtual environment of its own.
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# pytest-xdist workers: each starts its own PostgreSQL and Redis (tests/fixtures/services.py);
+# a file's tests stay on one worker (--dist loadfile), so its module fixtures start once.
+TEST_WORKERS ?= auto
 
 WEB := services/web
 WEB_DEPS := $(WEB)/node_modules/.installed
@@ -62,7 +65,7 @@ typecheck: $(STAMP) $(WEB_DEPS)
 
 test: $(STAMP) web browser $(CHECKOV)
 	$(NPM) test --silent
-	TASKBOARD_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/pytest
+	TASKBOARD_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
