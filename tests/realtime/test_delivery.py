@@ -76,29 +76,34 @@ async def test_clients_on_two_pods_get_every_event_from_both_apis(cluster: Clust
             await client.close()
 
 
-async def test_killed_pod_clients_resume_on_another_pod_without_gap(cluster: Cluster) -> None:
-    victim = start("realtime", "rt-victim", cluster.urls)
+async def _pod_goes_away_while_writes_go_on(
+    cluster: Cluster, how: signal.Signals, close_code: int, *, total: int, at_seq: int
+) -> None:
+    """Three clients on a pod of their own; `how` ends that pod while `total` creates go on;
+    each client, closed with `close_code`, resumes on another pod from its last seq and must
+    see every event exactly once, in order."""
+    pod = start("realtime", f"rt-{how.name.lower()}", cluster.urls)
     try:
-        wait_ready([victim])
+        wait_ready([pod])
         async with httpx.AsyncClient(timeout=30) as http:
             owner = await account(http, cluster.api1, "owner")
             board_id = await _board(http, cluster.api1, owner)
-            clients = [WsClient(victim.ws, owner.token) for _ in range(3)]
+            clients = [WsClient(pod.ws, owner.token) for _ in range(3)]
             for client in clients:
                 await client.connect()
                 await client.subscribe(board_id, since=0)
-            total = 2000
             writer = asyncio.create_task(
                 _write(http, [cluster.api1, cluster.api2], board_id, owner, total)
             )
-            await clients[0].wait_until_seq(board_id, 300)
-            victim.process.send_signal(signal.SIGKILL)
+            await clients[0].wait_until_seq(board_id, at_seq)
+            pod.process.send_signal(how)
             for client in clients:
-                assert await client.wait_closed() == 1006
-                # Reconnect elsewhere with the last seq seen.
+                assert await client.wait_closed() == close_code
                 client.url = cluster.rt2.ws
                 await client.connect()
                 await client.subscribe(board_id, since=client.seqs[board_id][-1])
+            if how == signal.SIGTERM:
+                assert await asyncio.to_thread(pod.process.wait, 30) == 0
             last = await writer
             assert last == total + 1
             for client in clients:
@@ -106,43 +111,18 @@ async def test_killed_pod_clients_resume_on_another_pod_without_gap(cluster: Clu
                 assert_contiguous(client.seqs[board_id], 1, last)
                 await client.close()
     finally:
-        victim.kill()
+        pod.kill()
+
+
+async def test_killed_pod_clients_resume_on_another_pod_without_gap(cluster: Cluster) -> None:
+    """kill -9: the sockets just drop (1006)."""
+    await _pod_goes_away_while_writes_go_on(cluster, signal.SIGKILL, 1006, total=2000, at_seq=300)
 
 
 async def test_drained_pod_clients_reconnect_to_another_without_gap(cluster: Cluster) -> None:
     """A rollout's SIGTERM: the pod stops taking sockets (readiness fails), tells its clients
-    to reconnect (1012), and exits cleanly; they resume on another pod from their last seq
-    while writes go on, and miss nothing."""
-    draining = start("realtime", "rt-draining-rollout", cluster.urls)
-    try:
-        wait_ready([draining])
-        async with httpx.AsyncClient(timeout=30) as http:
-            owner = await account(http, cluster.api1, "owner")
-            board_id = await _board(http, cluster.api1, owner)
-            clients = [WsClient(draining.ws, owner.token) for _ in range(3)]
-            for client in clients:
-                await client.connect()
-                await client.subscribe(board_id, since=0)
-            total = 1500
-            writer = asyncio.create_task(
-                _write(http, [cluster.api1, cluster.api2], board_id, owner, total)
-            )
-            await clients[0].wait_until_seq(board_id, 200)
-            draining.process.send_signal(signal.SIGTERM)
-            for client in clients:
-                assert await client.wait_closed() == 1012
-                client.url = cluster.rt2.ws
-                await client.connect()
-                await client.subscribe(board_id, since=client.seqs[board_id][-1])
-            assert await asyncio.to_thread(draining.process.wait, 30) == 0
-            last = await writer
-            assert last == total + 1
-            for client in clients:
-                await client.wait_until_seq(board_id, last, timeout=120)
-                assert_contiguous(client.seqs[board_id], 1, last)
-                await client.close()
-    finally:
-        draining.kill()
+    to reconnect (1012), and exits cleanly."""
+    await _pod_goes_away_while_writes_go_on(cluster, signal.SIGTERM, 1012, total=1500, at_seq=200)
 
 
 async def test_relay_delivers_when_the_fast_path_is_off_and_redis_is_flushed(
