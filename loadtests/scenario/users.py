@@ -13,6 +13,7 @@ import platform
 import random
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
@@ -263,6 +264,26 @@ class RestUser(TaskboardUser):
         board_id, view = random.choice(known)
         return board_id, random.choice(list(view.tasks)), view
 
+    def _target(self) -> tuple[str, str, BoardView] | None:
+        """A known task to act on, once signed in; with none known yet, the user opens a board
+        (which teaches it some) and this turn ends there."""
+        if not self._ready():
+            return None
+        known = self._known_task()
+        if known is None:
+            self.open_board()
+        return known
+
+    def _tracked(self, kind: str, board_id: str, ok: int, send: Callable[[Token], Any]) -> Any:
+        """A write whose event the socket users wait for: its correlation token is pending
+        from just before the request until its frame arrives, or dropped when refused."""
+        token = new_token(kind)
+        PENDING.sent(token, board_id)
+        response = send(token)
+        if response.status_code != ok:
+            PENDING.failed(token)
+        return response
+
     def _ready(self) -> bool:
         self.renew_if_due()
         return self.prepare()
@@ -300,17 +321,22 @@ class RestUser(TaskboardUser):
             return
         board_id = random.choice(open_boards)
         view = self._view(board_id)
-        token = new_token("task.created")
-        body: dict[str, Any] = {"title": _title(token), "priority": random.choice(PRIORITIES)}
+        extra: dict[str, Any] = {}
         if view.members and random.random() < 0.25:
             # Assignments notify: the notification reads below then have something to read.
-            body["assignee_ids"] = [random.choice(view.members)]
-        PENDING.sent(token, board_id)
-        response = self.client.post(
-            TASKS.format(board_id=board_id), name=TASKS, json=body, headers=self.auth
+            extra["assignee_ids"] = [random.choice(view.members)]
+        response = self._tracked(
+            "task.created",
+            board_id,
+            201,
+            lambda token: self.client.post(
+                TASKS.format(board_id=board_id),
+                name=TASKS,
+                json={"title": _title(token), "priority": random.choice(PRIORITIES), **extra},
+                headers=self.auth,
+            ),
         )
         if response.status_code != 201:
-            PENDING.failed(token)
             if response.status_code == 409:
                 view.full = True  # the board's task quota
             return
@@ -321,11 +347,7 @@ class RestUser(TaskboardUser):
 
     @task(3)
     def move_task(self) -> None:
-        if not self._ready():
-            return
-        known = self._known_task()
-        if known is None:
-            self.open_board()
+        if (known := self._target()) is None:
             return
         _, task_id, view = known
         targets = [c for c in view.columns if c != view.tasks[task_id]] or view.columns
@@ -338,43 +360,37 @@ class RestUser(TaskboardUser):
 
     @task(2)
     def edit_task(self) -> None:
-        if not self._ready():
-            return
-        known = self._known_task()
-        if known is None:
-            self.open_board()
+        if (known := self._target()) is None:
             return
         board_id, task_id, _ = known
-        token = new_token("task.updated")
-        PENDING.sent(token, board_id)
-        response = self.client.patch(
-            TASK.format(task_id=task_id),
-            name=TASK,
-            json={"title": _title(token), "priority": random.choice(PRIORITIES)},
-            headers=self.auth,
+        self._tracked(
+            "task.updated",
+            board_id,
+            200,
+            lambda token: self.client.patch(
+                TASK.format(task_id=task_id),
+                name=TASK,
+                json={"title": _title(token), "priority": random.choice(PRIORITIES)},
+                headers=self.auth,
+            ),
         )
-        if response.status_code != 200:
-            PENDING.failed(token)
 
     @task(2)
     def comment(self) -> None:
-        if not self._ready():
-            return
-        known = self._known_task()
-        if known is None:
-            self.open_board()
+        if (known := self._target()) is None:
             return
         board_id, task_id, _ = known
-        token = new_token("comment.created")
-        PENDING.sent(token, board_id)
-        response = self.client.post(
-            COMMENTS.format(task_id=task_id),
-            name=COMMENTS,
-            json={"body": f"Looked at it, {random.choice(WORDS)} next. {token.text}"},
-            headers=self.auth,
+        self._tracked(
+            "comment.created",
+            board_id,
+            201,
+            lambda token: self.client.post(
+                COMMENTS.format(task_id=task_id),
+                name=COMMENTS,
+                json={"body": f"Looked at it, {random.choice(WORDS)} next. {token.text}"},
+                headers=self.auth,
+            ),
         )
-        if response.status_code != 201:
-            PENDING.failed(token)
 
     @task(2)
     def notifications(self) -> None:
