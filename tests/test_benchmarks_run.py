@@ -5,6 +5,7 @@ docs/benchmarks.md's job, on a quiet machine)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -192,3 +193,56 @@ def test_screenshots_script_writes_the_readme_images(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in ("sign-in", "board", "card-detail"):
         assert (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_bench_capacity_measures_every_unit(tmp_path: Path) -> None:
+    out = tmp_path / "capacity.json"
+    result = _run("loadtests/bench_capacity.py", "--quick", "--json", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.startswith("machine: "), result.stdout[:500]
+    assert "| unit | n | api | realtime | worker | postgres | redis |" in result.stdout
+    report = json.loads(out.read_text())
+    units = report["units"]
+    assert set(units) == {
+        "create, 0 subscribers",
+        "create, 20 subscribers",
+        "snapshot GET, 100 tasks, built",
+        "snapshot GET, 100 tasks, cached",
+        "snapshot GET, 1000 tasks, built",
+        "snapshot GET, 1000 tasks, cached",
+        "idle socket",
+        "reminder e-mail",
+    }
+    # Every frame of the subscribed batch arrived, every reminder was e-mailed, and every
+    # snapshot GET returned the whole board.
+    hot = units["create, 20 subscribers"]
+    assert hot["frames"] == 20 * hot["count"] > 0
+    assert units["reminder e-mail"]["emails"] == units["reminder e-mail"]["count"]
+    assert units["snapshot GET, 1000 tasks, built"]["tasks_in_response"] == 1000
+
+    def measured(value: float) -> bool:
+        return math.isfinite(value) and value > 0
+
+    for unit in ("create, 0 subscribers", "create, 20 subscribers"):
+        for tier in ("api", "postgres"):
+            assert measured(units[unit]["cpu_ms"][tier]), (unit, units[unit])
+    for unit, figures in units.items():
+        if unit.startswith("snapshot"):
+            assert measured(figures["cpu_ms"]["api"]), (unit, figures)
+    derived = report["derived"]
+    for name in (
+        "realtime_us_per_frame_gross",
+        "realtime_kib_per_idle_socket",
+        "worker_ms_per_reminder_email",
+    ):
+        assert measured(derived[name]), (name, derived)
+    assert all(math.isfinite(v) for v in derived.values()), derived
+    assert all(v > 0 for v in report["rss_mib_at_rest"].values()), report["rss_mib_at_rest"]
+    # The board lock's hold, read from PostgreSQL's statement log: one per create.
+    assert [h["lanes"] for h in report["lock_hold"]] == [1, 8]
+    for hold in report["lock_hold"]:
+        assert 0 <= hold["hold_ms_mean"] < math.inf, hold
+    # Each create appends its event to a Redis stream, which the realtime pod reads.
+    calls = units["create, 0 subscribers"]["redis_calls_per_create"]
+    assert calls.get("evalsha", 0) >= 1, calls
+    assert calls.get("xreadgroup", 0) > 0, calls

@@ -32,6 +32,9 @@ class System:
     realtime_ws: str
     realtime_pid: int
     processes: list[ManagedProcess] = field(default_factory=list)
+    # The stores' server processes (their CPU and memory are read from /proc).
+    postgres_pid: int = -1
+    redis_pid: int = -1
 
 
 def raise_fd_limit() -> None:
@@ -93,6 +96,8 @@ def system(
             realtime_ws=f"ws://127.0.0.1:{ports['realtime']}/ws",
             realtime_pid=procs[list(ports).index("realtime")].pid,
             processes=procs,
+            postgres_pid=int((pg.data_dir / "cluster" / "postmaster.pid").read_text().split()[0]),
+            redis_pid=redis._process.pid if redis._process else -1,
         )
     finally:
         stop_all(procs, timeout=30)
