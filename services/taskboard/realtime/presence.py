@@ -22,6 +22,19 @@ from taskboard.realtime.feeds import BoardFeed
 log = logging.getLogger("taskboard.realtime")
 CHANNEL = "tb:presence"
 COALESCE_SECONDS = 0.2
+# Every frame goes to every socket of the board on this pod: while viewers come and go (the
+# reconnect storm after a pod left) a board of n sockets would cost n frames per interval. Its
+# interval grows with n, so presence costs a pod at most this many frames a second per board
+# up to n = MAX_PRESENCE_FRAMES_PER_SECOND * MAX_COALESCE_SECONDS, one frame per socket every
+# MAX_COALESCE_SECONDS beyond.
+MAX_PRESENCE_FRAMES_PER_SECOND = 500
+MAX_COALESCE_SECONDS = 2.0
+
+
+def coalesce_seconds(sockets: int) -> float:
+    """How long a board with `sockets` subscribed on this pod gathers changes into one frame."""
+    paced = sockets / MAX_PRESENCE_FRAMES_PER_SECOND
+    return min(MAX_COALESCE_SECONDS, max(COALESCE_SECONDS, paced))
 
 
 def key(board_id: uuid.UUID) -> str:
@@ -108,13 +121,14 @@ class Presence:
 
     def _changed(self, board_id: uuid.UUID) -> None:
         """Coalesce bursts (a thousand viewers arriving) into one broadcast per interval:
-        otherwise n joins would cost n broadcasts to up to n sockets."""
+        otherwise n joins would cost n broadcasts to up to n sockets (see coalesce_seconds)."""
         feed = self._feed_of(board_id)
         if feed is None or feed.presence_scheduled:
             return
         feed.presence_scheduled = True
         asyncio.get_running_loop().call_later(
-            COALESCE_SECONDS, lambda: self._spawn(self._broadcast(board_id))
+            coalesce_seconds(len(feed.subscriptions)),
+            lambda: self._spawn(self._broadcast(board_id)),
         )
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
