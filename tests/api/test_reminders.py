@@ -221,3 +221,48 @@ async def test_a_reminder_due_when_planned_goes_out_with_the_change_that_caused_
         assert len(handled.emails) == len(handled.notifications)
         assert len(handled.reminded.lateness) == 1
     assert await _claim(resources, datetime.now(UTC), ada) == []
+
+
+async def test_reassigning_brings_back_the_reminders_unassigning_cancelled(
+    api: ApiClient, resources: Resources
+) -> None:
+    owner, ada, _, task = await _setup(api)
+    await _plan(resources, task, DUE - timedelta(days=3))
+    await _patch(api, owner, task, assignee_ids=[])
+    await _plan(resources, task, DUE - timedelta(days=3))
+    await _patch(api, owner, task, assignee_ids=[ada.id])
+    await _plan(resources, task, DUE - timedelta(days=2))
+    assert await _claim(resources, DUE - timedelta(hours=24), ada) == [("due_soon", False)]
+    assert await _claim(resources, DUE, ada) == [("overdue", False)]
+
+
+async def _archive(api: ApiClient, owner: User, board: dict[str, Any], archived: bool) -> None:
+    response = await api.request(
+        "PATCH", f"{API}/boards/{board['id']}", json={"archived": archived}, headers=owner.headers
+    )
+    assert response.status_code == 200, response.text
+
+
+async def _handle_board_events(resources: Resources, board: dict[str, Any], now: datetime) -> None:
+    """What the notifier does with the board's events so far."""
+    async with resources.sessionmaker() as session, session.begin():
+        logged = await events_log.list_between(
+            session, board_id=uuid.UUID(board["id"]), after=0, upto=1_000, limit=1_000
+        )
+        await service.handle(session, StreamEvent.from_row(logged[-1]), now=now)
+
+
+async def test_an_archived_board_reminds_nobody_until_it_is_restored(
+    api: ApiClient, resources: Resources
+) -> None:
+    owner, ada, board, task = await _setup(api)
+    await _plan(resources, task, DUE - timedelta(days=3))
+    await _archive(api, owner, board, True)
+    assert await _claim(resources, DUE - timedelta(hours=24), ada) == []  # read-only, quiet
+    await _archive(api, owner, board, False)
+    # Unarchived an hour and a half before the deadline: the notifier plans the board's dated
+    # tasks again; the 1 h reminder is still ahead, the 24 h one is not sent late.
+    await _handle_board_events(resources, board, DUE - timedelta(minutes=90))
+    assert await _claim(resources, DUE - timedelta(minutes=90), ada) == []
+    assert await _claim(resources, DUE - timedelta(minutes=59), ada) == [("due_soon", False)]
+    assert await _claim(resources, DUE, ada) == [("overdue", False)]

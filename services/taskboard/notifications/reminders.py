@@ -16,7 +16,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskboard.access.models import Membership
+from taskboard.access.models import Board, Membership
 from taskboard.columns.models import BoardColumn
 from taskboard.notifications import preferences
 from taskboard.notifications.models import Notification, Reminder
@@ -30,6 +30,7 @@ class _Facts:
 
     tasks: dict[uuid.UUID, Task]
     last_column: dict[uuid.UUID, str]  # board -> the key of its last column ("done")
+    archived: set[uuid.UUID]  # boards archived: read-only, and nobody is reminded of them
     assignees: dict[uuid.UUID, set[uuid.UUID]]  # task -> assignees still members of its board
     preferences: dict[uuid.UUID, Preferences]
 
@@ -42,14 +43,19 @@ async def _facts(session: AsyncSession, task_ids: Collection[uuid.UUID]) -> _Fac
     }
     boards = {task.board_id for task in tasks.values()}
     last_column: dict[uuid.UUID, str] = {}
+    archived: set[uuid.UUID] = set()
     if boards:
         last = await session.execute(
-            select(BoardColumn.board_id, BoardColumn.key)
+            select(BoardColumn.board_id, BoardColumn.key, Board.archived_at)
+            .join(Board, Board.id == BoardColumn.board_id)
             .where(BoardColumn.board_id.in_(boards))
             .order_by(BoardColumn.board_id, BoardColumn.position.desc())
             .ext(distinct_on(BoardColumn.board_id))
         )
-        last_column = {row.board_id: row.key for row in last}
+        for board_id, key, archived_at in last:
+            last_column[board_id] = key
+            if archived_at is not None:
+                archived.add(board_id)
     assignees: dict[uuid.UUID, set[uuid.UUID]] = {}
     if tasks:
         rows = await session.execute(
@@ -67,14 +73,17 @@ async def _facts(session: AsyncSession, task_ids: Collection[uuid.UUID]) -> _Fac
         for row in rows:
             assignees.setdefault(row.task_id, set()).add(row.user_id)
     users = set().union(*assignees.values()) if assignees else set()
-    return _Facts(tasks, last_column, assignees, await preferences.load(session, users))
+    return _Facts(tasks, last_column, archived, assignees, await preferences.load(session, users))
 
 
 def _wanted(facts: _Facts, task_id: uuid.UUID) -> set[tuple[Any, ...]]:
     """(user, kind, offset minutes, due_at) of every reminder the task should have now: none
-    once it is deleted, undated or done (in its board's last column)."""
+    once it is deleted, undated or done (in its board's last column), or its board archived
+    (unarchiving plans the board's tasks again: `dated_tasks`)."""
     task = facts.tasks.get(task_id)
     if task is None or task.due_at is None or task.deleted_at is not None:
+        return set()
+    if task.board_id in facts.archived:
         return set()
     if task.status == facts.last_column.get(task.board_id):
         return set()
@@ -88,7 +97,9 @@ def _wanted(facts: _Facts, task_id: uuid.UUID) -> set[tuple[Any, ...]]:
 
 async def plan(session: AsyncSession, task_id: uuid.UUID, as_of: datetime) -> None:
     """Bring the task's scheduled reminders in line with the task: cancel those it no longer
-    wants (due date moved or cleared, assignee gone, done, deleted), add the missing ones.
+    wants (due date moved or cleared, assignee gone, done, deleted, board archived), add the
+    missing ones, and bring back those cancelled earlier that it wants again (an assignee
+    removed and added back, a board archived and restored).
     `as_of` is when the task became what it is (its event's time): a reminder due before that
     was never meant to go out on time, and is not late when it goes out at once."""
     facts = await _facts(session, [task_id])
@@ -125,8 +136,23 @@ async def plan(session: AsyncSession, task_id: uuid.UUID, as_of: datetime) -> No
                 for user, kind, minutes, due_at in wanted
             ]
         )
-        .on_conflict_do_nothing(constraint="uq_reminders_plan")
+        .on_conflict_do_update(
+            constraint="uq_reminders_plan",
+            set_={"state": "scheduled", "created_at": as_of},
+            # A sent reminder stays sent: it went out for this very due date already.
+            where=Reminder.state == "cancelled",
+        )
     )
+
+
+async def dated_tasks(session: AsyncSession, board_id: uuid.UUID) -> list[uuid.UUID]:
+    """The board's live tasks with a due date: what to plan again when it is unarchived."""
+    rows = await session.scalars(
+        select(Task.id).where(
+            Task.board_id == board_id, Task.deleted_at.is_(None), Task.due_at.is_not(None)
+        )
+    )
+    return list(rows.all())
 
 
 # The default for TASKBOARD_REMINDER_LATE_AFTER_SECONDS.

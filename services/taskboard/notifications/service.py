@@ -171,6 +171,14 @@ def _note_task(handled: Handled, event: StreamEvent) -> None:
         handled.tasks_changed[uuid.UUID(str(task["id"]))] = datetime.fromisoformat(event.ts)
 
 
+def _unarchives(event: StreamEvent) -> bool:
+    return (
+        event.type == "board.updated"
+        and "archived_at" in event.data
+        and event.data["archived_at"] is None
+    )
+
+
 async def handle(
     session: AsyncSession,
     event: StreamEvent,
@@ -216,6 +224,11 @@ async def handle(
     await session.execute(
         update(NotifiedUpTo).where(NotifiedUpTo.board_id == event.board_id).values(seq=event.seq)
     )
+    for unarchived in (e for e in handled.events if _unarchives(e)):
+        # Its reminders were cancelled as they fell due while it was read-only.
+        as_of = datetime.fromisoformat(unarchived.ts)
+        for task_id in await reminders.dated_tasks(session, unarchived.board_id):
+            handled.tasks_changed[task_id] = max(as_of, handled.tasks_changed.get(task_id, as_of))
     for task_id, as_of in sorted(handled.tasks_changed.items()):
         await reminders.plan(session, task_id, as_of)
     if handled.tasks_changed:
