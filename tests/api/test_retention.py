@@ -12,6 +12,7 @@ from sqlalchemy import select
 from taskboard.core.db import utcnow
 from taskboard.core.runtime import Resources
 from taskboard.notifications.models import EmailOutbox, Notification, Reminder
+from taskboard.transfer.models import ImportJob
 from taskboard.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from taskboard.worker import retention
 from tests.helpers import ApiClient
@@ -130,12 +131,39 @@ async def test_settled_rows_go_after_the_retention_and_dead_letters_stay(
                 )
             )
 
+    jobs: dict[str, uuid.UUID] = {}
+    async with resources.sessionmaker() as session, session.begin():
+        for name, status, age in (
+            ("old-done", "done", OLD),
+            ("old-failed", "failed", OLD),
+            ("recent-done", "done", RECENT),
+            ("old-queued", "queued", OLD),
+            ("old-running", "running", OLD),
+        ):
+            jobs[name] = uuid.uuid4()
+            session.add(
+                ImportJob(
+                    id=jobs[name],
+                    user_id=user_id,
+                    source="taskboard",
+                    status=status,
+                    document_sha256=name.ljust(64, "0"),
+                    created_at=now - age,
+                    updated_at=now - age,
+                )
+            )
+
     await retention.sample_dead(resources)
     assert REGISTRY.get_sample_value("taskboard_dead_letters", {"kind": "email"}) == 1
     assert REGISTRY.get_sample_value("taskboard_dead_letters", {"kind": "webhook"}) == 1
 
     deleted = await retention.prune(resources, now)
-    assert deleted == {"email_outbox": 2, "reminders": 2, "webhook_deliveries": 1}
+    assert deleted == {
+        "email_outbox": 2,
+        "reminders": 2,
+        "webhook_deliveries": 1,
+        "import_jobs": 2,
+    }
     async with resources.sessionmaker() as session:
         kept_emails = set(
             (
@@ -161,6 +189,10 @@ async def test_settled_rows_go_after_the_retention_and_dead_letters_stay(
         kept_reminders = set(
             (await session.scalars(select(Reminder.id).where(Reminder.task_id == task_id))).all()
         )
+        kept_jobs = set(
+            (await session.scalars(select(ImportJob.id).where(ImportJob.user_id == user_id))).all()
+        )
+    assert kept_jobs == {jobs[n] for n in ("recent-done", "old-queued", "old-running")}
     assert kept_emails == {"recent-sent", "old-dead", "old-pending"}
     assert kept_deliveries == {
         deliveries[n] for n in ("recent-delivered", "old-dead", "old-pending")

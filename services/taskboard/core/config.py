@@ -212,8 +212,8 @@ class Settings(BaseSettings):
         30,
         ge=1,
         le=3650,
-        description="sent e-mails, made webhook deliveries and settled reminders are deleted "
-        "this long after (dead letters are kept)",
+        description="sent e-mails, made webhook deliveries, settled reminders and finished "
+        "import jobs are deleted this long after (dead letters are kept)",
     )
     worker_processes: int = Field(
         1, ge=1, le=64, description="worker processes per pod (each with all the worker's parts)"

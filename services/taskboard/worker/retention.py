@@ -1,7 +1,7 @@
 """Housekeeping in every worker process: the dead-letter gauge an SRE alerts on, and the
-deletion of settled rows after TASKBOARD_DELIVERY_RETENTION_DAYS, so the outbox, reminder and
-delivery tables stay the size of their retention, not of the system's age. Several workers
-pruning at once is harmless: each row is deleted once, the others find it gone."""
+deletion of settled rows after TASKBOARD_DELIVERY_RETENTION_DAYS, so the outbox, reminder,
+delivery and import-job tables stay the size of their retention, not of the system's age.
+Several workers pruning at once is harmless: each row is deleted once, the others find it gone."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from taskboard.core.db import utcnow
 from taskboard.core.lifecycle import pause
 from taskboard.core.runtime import Resources, background
 from taskboard.notifications import retention as notification_retention
+from taskboard.transfer import retention as transfer_retention
 from taskboard.webhooks import retention as webhook_retention
 
 log = logging.getLogger("taskboard.retention")
@@ -42,6 +43,7 @@ PRUNERS: dict[str, Pruner] = {
     "email_outbox": notification_retention.prune_emails,
     "reminders": notification_retention.prune_reminders,
     "webhook_deliveries": webhook_retention.prune_deliveries,
+    "import_jobs": transfer_retention.prune_import_jobs,
 }
 
 
