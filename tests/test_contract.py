@@ -81,7 +81,9 @@ def test_the_headers_of_the_contract_are_documented() -> None:
     doc = document()
     create = doc["paths"]["/api/v1/boards/{board_id}/tasks"]["post"]
     assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
-    assert "ETag" in create["responses"]["201"]["headers"]
+    assert {"ETag", "Idempotent-Replayed"} <= set(create["responses"]["201"]["headers"])
+    imported = doc["paths"]["/api/v1/boards/import"]["post"]["responses"]["202"]["headers"]
+    assert {"Location", "Idempotent-Replayed"} <= set(imported)
     update = doc["paths"]["/api/v1/tasks/{task_id}"]["patch"]
     assert "if-match" in [p["name"].lower() for p in update["parameters"]]
     listing = doc["paths"]["/api/v1/boards"]["get"]
