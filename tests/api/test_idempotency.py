@@ -36,6 +36,26 @@ async def test_same_key_different_body_is_422(api: ApiClient) -> None:
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
+async def test_a_retry_is_replayed_only_with_the_same_if_match(api: ApiClient) -> None:
+    """The key is claimed before the route reads If-Match: a retry with a malformed or another
+    If-Match is another request (422), never the first one's answer."""
+    owner = await api.user("owner")
+    board = await api.board(owner)
+    task = await api.task(board["id"], owner, title="Move me")
+    url = f"{API}/tasks/{task['id']}/move"
+    headers = {**owner.headers, "Idempotency-Key": "move-1"}
+    body = {"status": "done"}
+    first = await api.request("POST", url, json=body, headers={**headers, "If-Match": '"1"'})
+    assert first.status_code == 200
+    again = await api.request("POST", url, json=body, headers={**headers, "If-Match": '"1"'})
+    assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (200, "true")
+    for other in ("garbage", '"7"'):
+        refused = await api.request("POST", url, json=body, headers={**headers, "If-Match": other})
+        assert refused.status_code == 422, other
+        assert "Idempotent-Replayed" not in refused.headers
+        assert refused.json()["errors"][0]["rule"] == "reused"
+
+
 async def test_keys_are_per_user_and_failures_are_not_remembered(api: ApiClient) -> None:
     owner = await api.user("owner")
     mate = await api.user("mate")

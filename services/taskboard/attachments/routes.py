@@ -136,7 +136,10 @@ async def _answer(found: service.Download) -> Response:
 
 DOWNLOAD_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "The file's bytes", "content": {"application/octet-stream": {}}},
-    302: {"description": "Where the store serves it (a short-lived signed URL)"},
+    302: {
+        "description": "Where the store serves it (a short-lived signed URL)",
+        "headers": {"Location": {"description": "the signed URL", "schema": {"type": "string"}}},
+    },
 }
 
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from taskboard.core.schemas import InputModel, OutputModel
+from taskboard.core.schemas import InputModel, IsInteger, OutputModel
 
 
 class AttachmentRead(OutputModel):
@@ -30,7 +30,9 @@ class AttachmentPage(OutputModel):
 
 class DirectUpload(InputModel):
     filename: str = Field(min_length=1, max_length=1000)
-    size: int = Field(ge=0, description="bytes; the store refuses any other length")
+    size: Annotated[int, Field(ge=0), IsInteger] = Field(
+        description="bytes; the store refuses any other length"
+    )
     sha256: str = Field(
         pattern="^[0-9a-f]{64}$", description="hex digest; the store refuses other content"
     )

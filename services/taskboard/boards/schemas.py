@@ -8,7 +8,7 @@ from pydantic import ConfigDict
 
 from taskboard.access.roles import Role
 from taskboard.columns.schemas import ColumnRead
-from taskboard.core.schemas import InputModel, Name, NotNull, OutputModel, Text
+from taskboard.core.schemas import Flag, InputModel, Name, NotNull, OutputModel, Text
 
 
 class BoardCreate(InputModel):
@@ -26,7 +26,7 @@ class BoardUpdate(InputModel):
     name: Annotated[Name(200), NotNull] = None  # type: ignore[valid-type]
     description: Annotated[Text(20_000), NotNull] = None  # type: ignore[valid-type]
     # true archives the board (read-only, listed apart), false brings it back.
-    archived: Annotated[bool, NotNull] = None  # type: ignore[assignment]
+    archived: Annotated[Flag, NotNull] = None  # type: ignore[assignment]
 
 
 class BoardRead(OutputModel):

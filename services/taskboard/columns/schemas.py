@@ -5,11 +5,11 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from taskboard.core.schemas import InputModel, Name, NotNull, OutputModel
+from taskboard.core.schemas import InputModel, IsInteger, Name, NotNull, OutputModel
 
 COLUMN_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
 ColumnKey = Annotated[str, StringConstraints(pattern=COLUMN_KEY_PATTERN)]
-WipLimit = Annotated[int, Field(ge=1, le=10_000)]
+WipLimit = Annotated[int, Field(ge=1, le=10_000), IsInteger]
 
 
 class ColumnRead(OutputModel):

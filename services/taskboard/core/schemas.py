@@ -6,6 +6,7 @@ generated clients and schemathesis hold the API to that."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
 )
 from pydantic_core import PydanticCustomError
@@ -42,6 +44,27 @@ def _name(value: str) -> str:
     if not value:
         raise PydanticCustomError("blank", "must not be blank")
     return value
+
+
+# What pydantic's date-time parser would read as a Unix time rather than refuse.
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _not_a_unix_time(value: Any) -> Any:
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise PydanticCustomError("datetime_type", "must be a date-time string, not a number")
+    return value
+
+
+def _a_json_number(code: str, message: str) -> BeforeValidator:
+    """Refuse strings and booleans where JSON has a number."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, (str, bool)):
+            raise PydanticCustomError(code, message)
+        return value
+
+    return BeforeValidator(check)
 
 
 def _sane_datetime(value: datetime) -> datetime:
@@ -75,8 +98,18 @@ def Name(max_length: int) -> type[str]:
     ]
 
 
+# JSON's types as the document states them. Left to pydantic's lax mode, "yes", 1 or 0.0 would
+# be a boolean, "5" or true an integer, 0 or "1700000000" a timestamp (a Unix time): values the
+# document calls invalid, so no client it generates sends them, and the API refuses them.
+# IsInteger goes after an integer's constraints (`Annotated[int, Field(ge=1), IsInteger]`);
+# before them, the JSON Schema would say `ge` instead of `minimum`.
+Flag = Annotated[bool, Strict()]
+IsInteger = _a_json_number("int_type", "must be an integer")
+Number = Annotated[float, _a_json_number("float_type", "must be a number")]
+
 Timestamp = Annotated[
     AwareDatetime,
+    BeforeValidator(_not_a_unix_time),
     AfterValidator(_sane_datetime),
     Field(json_schema_extra={"pattern": YEAR_PATTERN}),
 ]

@@ -28,6 +28,8 @@ HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[!-~]{1,255}$"
 _KEY = re.compile(KEY_PATTERN)
 REPLAY_HEADER = "Idempotent-Replayed"
+# A request header that is part of what the request asks: a retry carries the same one.
+PRECONDITION = "If-Match"
 
 
 class IdempotentReplay(TaskboardError):
@@ -44,9 +46,10 @@ class IdempotentReplay(TaskboardError):
 @documents_header(
     HEADER,
     pattern=KEY_PATTERN,
-    description="Retrying with the same key and body returns the first answer (marked "
-    "`Idempotent-Replayed: true`) instead of doing it twice; the same key with another body "
-    "is a 422. Keys are kept for TASKBOARD_IDEMPOTENCY_TTL_SECONDS (a day by default).",
+    description="Retrying with the same key and request (body, and If-Match where one is "
+    "sent) returns the first answer (marked `Idempotent-Replayed: true`) instead of doing it "
+    "twice; the same key with another request is a 422. Keys are kept for "
+    "TASKBOARD_IDEMPOTENCY_TTL_SECONDS (a day by default).",
 )
 @only_for("POST")
 async def claim_key(request: Request, uow: UoW, principal: CurrentUser) -> None:
@@ -57,8 +60,16 @@ async def claim_key(request: Request, uow: UoW, principal: CurrentUser) -> None:
         raise ValidationFailed(
             fields=[FieldProblem(HEADER, "format", "must be 1 to 255 visible ASCII characters")]
         )
+    # If-Match is in it (when sent): this runs before the route validates its own parameters,
+    # so a malformed or other If-Match must not be answered with the first request's answer.
+    precondition = request.headers.get(PRECONDITION)
     digest = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
+        request.method.encode()
+        + b" "
+        + request.url.path.encode()
+        + b"\n"
+        + (b"" if precondition is None else f"{PRECONDITION}: {precondition}\n".encode())
+        + await request.body()
     ).hexdigest()
     # A key is remembered for TASKBOARD_IDEMPOTENCY_TTL_SECONDS; after that it may be reused.
     ttl = request.app.state.resources.settings.idempotency_ttl_seconds

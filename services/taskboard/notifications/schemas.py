@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from taskboard.core.schemas import InputModel, NotNull, OutputModel
+from taskboard.core.schemas import InputModel, IsInteger, NotNull, OutputModel
 
 Kind = Literal[
     "mention",
@@ -56,7 +56,7 @@ class ReadAllResult(OutputModel):
     marked: int
 
 
-Offset = Annotated[int, Field(ge=1, le=30 * 24 * 60)]
+Offset = Annotated[int, Field(ge=1, le=30 * 24 * 60), IsInteger]
 
 
 class Preferences(OutputModel):

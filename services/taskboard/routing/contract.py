@@ -156,6 +156,7 @@ def _declare_headers(operation: dict[str, Any], route: APIRoute, method: str) ->
         methods, parameter = getattr(call, "taskboard_header", (frozenset(), {}))
         if method in methods:
             operation.setdefault("parameters", []).append(dict(parameter))
+    replays = any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
     retiring = next(
         (
             c.taskboard_deprecation
@@ -174,6 +175,12 @@ def _declare_headers(operation: dict[str, Any], route: APIRoute, method: str) ->
             headers["Sunset"] = {
                 "description": f"May be removed after {retiring['Sunset']} (RFC 8594)",
                 "schema": {"type": "string"},
+            }
+        if headers is not None and replays:
+            headers["Idempotent-Replayed"] = {
+                "description": "`true`: the answer to an earlier, identical request (see the "
+                "Idempotency-Key parameter), which was not carried out twice; absent otherwise",
+                "schema": {"type": "string", "enum": ["true"]},
             }
         if headers is not None and _sets_header(route, "ETag"):
             headers["ETag"] = {

@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from taskboard.access.roles import Role
 from taskboard.columns.schemas import ColumnKey, WipLimit
-from taskboard.core.schemas import Name, Text, Timestamp
+from taskboard.core.schemas import IsInteger, Name, Text, Timestamp
 from taskboard.labels.schemas import Color
 from taskboard.tasks.schemas import Priority
 
@@ -69,7 +69,7 @@ class DocComment(_Part):
 
     author: Email | None = Field(None, description="null: an account that no longer exists")  # type: ignore[valid-type]
     body: Text(10_000) = Field(description="empty for a deleted comment, whose thread stays")  # type: ignore[valid-type]
-    parent: Annotated[int, Field(ge=0)] | None = Field(
+    parent: Annotated[int, Field(ge=0), IsInteger] | None = Field(
         None, description="the index, in this task's `comments`, of the comment it replies to"
     )
     created_at: Timestamp | None = None
@@ -81,7 +81,7 @@ class DocAttachment(_Part):
     """A file's record; the bytes travel only in the zip export (`path`)."""
 
     filename: Text(1000, min_length=1)  # type: ignore[valid-type]
-    size: Annotated[int, Field(ge=0)]
+    size: Annotated[int, Field(ge=0), IsInteger]
     sha256: Sha256
     content_type: Text(255, min_length=1) = Field(  # type: ignore[valid-type]
         description="sniffed from the content when it was uploaded"
@@ -154,7 +154,7 @@ class BoardDocument(_Part):
     )
 
     format: Literal["taskboard.board"]
-    version: Literal[1]
+    version: Annotated[Literal[1], IsInteger]
     exported_at: Timestamp | None = None
     board: DocBoard
     columns: Annotated[list[DocColumn], Field(max_length=1_000)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -26,6 +27,17 @@ jobs_router = authenticated_router(tags=["imports"])
 import_router = APIRouter(tags=["boards"], responses=AUTHENTICATED)
 
 IMPORT_PATHS = ("/boards/import", "/boards/import/trello")
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "The import job, queued (or, for a retry, as it now stands)",
+        "headers": {
+            "Location": {
+                "description": "The job: `/api/v1/imports/{id}`",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
 
 
 def _filename(name: str, extension: str) -> str:
@@ -129,7 +141,7 @@ async def _queued(
     return job
 
 
-@import_router.post("/boards/import", status_code=status.HTTP_202_ACCEPTED)
+@import_router.post("/boards/import", status_code=status.HTTP_202_ACCEPTED, responses=ACCEPTED)
 async def import_board(
     data: BoardDocument,
     request: Request,
@@ -145,7 +157,9 @@ async def import_board(
     return await _queued(request, response, uow, principal, settings, key, "taskboard", data)
 
 
-@import_router.post("/boards/import/trello", status_code=status.HTTP_202_ACCEPTED)
+@import_router.post(
+    "/boards/import/trello", status_code=status.HTTP_202_ACCEPTED, responses=ACCEPTED
+)
 async def import_trello(
     data: TrelloBoard,
     request: Request,

@@ -26,6 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from taskboard.core.schemas import Flag, Number
 from taskboard.transfer.document import (
     FORMAT,
     VERSION,
@@ -95,8 +96,8 @@ class _Trello(BaseModel):
 class TrelloList(_Trello):
     id: str
     name: str = ""
-    closed: bool = False
-    pos: float = 0
+    closed: Flag = False
+    pos: Number = 0
 
 
 class TrelloAttachment(_Trello):
@@ -109,11 +110,11 @@ class TrelloCard(_Trello):
     name: str = ""
     desc: str = ""
     idList: str | None = None
-    closed: bool = False
-    pos: float = 0
+    closed: Flag = False
+    pos: Number = 0
     due: str | None = None
     start: str | None = None
-    dueComplete: bool = False
+    dueComplete: Flag = False
     idLabels: list[str] = []
     idMembers: list[str] = []
     attachments: list[TrelloAttachment] = []
@@ -129,13 +130,13 @@ class TrelloLabel(_Trello):
 class TrelloCheckItem(_Trello):
     name: str = ""
     state: str = "incomplete"
-    pos: float = 0
+    pos: Number = 0
 
 
 class TrelloChecklist(_Trello):
     idCard: str
     name: str = ""
-    pos: float = 0
+    pos: Number = 0
     checkItems: list[TrelloCheckItem] = []
 
 
@@ -172,7 +173,7 @@ class TrelloMember(_Trello):
 class TrelloMembership(_Trello):
     idMember: str
     memberType: str = "normal"
-    deactivated: bool = False
+    deactivated: Flag = False
 
 
 class TrelloBoard(_Trello):

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
-from taskboard.core.schemas import InputModel, NotNull, OutputModel, Text
+from taskboard.core.schemas import Flag, InputModel, NotNull, OutputModel, Text
 
 EventType = Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$", max_length=50)]
 # Visible ASCII only: an international name or path is sent punycoded / percent-encoded.
@@ -32,7 +32,7 @@ class WebhookUpdate(InputModel):
     url: Annotated[Url, NotNull] = None  # type: ignore[assignment]
     events: Annotated[list[EventType], NotNull, Field(max_length=50)] = None  # type: ignore[assignment]
     description: Annotated[Text(500), NotNull] = None  # type: ignore[valid-type]
-    enabled: Annotated[bool, NotNull] = None  # type: ignore[assignment]
+    enabled: Annotated[Flag, NotNull] = None  # type: ignore[assignment]
 
 
 class WebhookRead(OutputModel):
