@@ -156,6 +156,7 @@ async def fanout(
             on_load()
         probe = Probe()
         cpu0, t0 = process_cpu_seconds(sys_.realtime_pid), time.perf_counter()
+        gen0 = sum(process_cpu_seconds(proc.pid) for proc in procs if proc.pid)
         sent = await writer(sys_.api, token, board_ids, rate, duration, probe)
         expected = sent * subscribers // boards
         # Until every frame arrived, or none for 15 s: on a loaded machine the generators can
@@ -168,6 +169,7 @@ async def fanout(
         elapsed = time.perf_counter() - t0
         received = sum(c.value for c in counters)
         rt_cpu_seconds = process_cpu_seconds(sys_.realtime_pid) - cpu0
+        gen_cpu_seconds = sum(process_cpu_seconds(proc.pid) for proc in procs if proc.pid) - gen0
         rt_cpu = rt_cpu_seconds / elapsed
         stop.set()
         latencies: list[float] = []
@@ -201,6 +203,10 @@ async def fanout(
         # the pod's own CPU time over the frames that arrived.
         "realtime_cpu_us_per_frame": (
             round(rt_cpu_seconds / received * 1e6, 1) if received else None
+        ),
+        # The subscriber processes' own CPU, on the same cores: what the measurement costs.
+        "generator_cpu_us_per_frame": (
+            round(gen_cpu_seconds / received * 1e6, 1) if received else None
         ),
     }
 
