@@ -59,6 +59,7 @@ STAGES = {
     "request body: read and validate": r"^(_extract_form_body|request_body_to_args|Request\.body|"
     r"Request\.json|_get_body|get_body|_validate_value_with_model_field) ",
     "tasks.service.create": r"^create .*taskboard/tasks/service",
+    "  the whole create in one statement (taskboard_create_task)": r"^create_in_one_trip ",
     "  board lock and column (SELECT ... FOR NO KEY UPDATE)": r"^lock_for_create ",
     "  column tail (SELECT max(position))": r"^column_tail(_for_create)? ",
     "  task + event (one INSERT ... WITH)": r"^append(_sql)? .*taskboard/events/log",

@@ -93,3 +93,39 @@ async def test_comment_counts_are_backfilled(service_urls: ServiceUrls) -> None:
             assert counts == {tasks[0]: (2, 1), tasks[1]: (0, 1), tasks[2]: (0, 1)}
         finally:
             await conn.close()
+
+
+def _downgrade_to(database_url: str, revision: str) -> None:
+    script = (
+        "import sys; from alembic import command; "
+        "from taskboard.core.migrations import alembic_config; "
+        "command.downgrade(alembic_config(sys.argv[1]), sys.argv[2])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, database_url, revision],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+async def test_the_create_functions_come_and_go_with_migration_0017(
+    service_urls: ServiceUrls,
+) -> None:
+    """0017 only adds functions (older code runs on it), and its downgrade drops them all."""
+    query = (
+        "SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc "
+        "WHERE proname LIKE 'taskboard\\_%'"
+    )
+    async with fresh_database(service_urls) as url:
+        await asyncio.to_thread(_migrate_to, url, "head")
+        conn = await asyncpg.connect(url)
+        try:
+            assert await conn.fetchval(query) == ["taskboard_create_task", "taskboard_key_after"]
+            await asyncio.to_thread(_downgrade_to, url, "0016")
+            assert await conn.fetchval(query) is None
+            await asyncio.to_thread(_migrate_to, url, "head")
+            assert await conn.fetchval("SELECT taskboard_key_after('az')") == "b00"
+        finally:
+            await conn.close()

@@ -31,9 +31,17 @@ INSERT INTO board_events (board_id, seq, type, data, actor_id, created_at)
 VALUES ($1, $2, 'task.created', $3::jsonb, $4, $5)
 """
 
-# What one HTTP create sends since issue 14 (tasks.repository, events.log.append_sql): the lock
-# statement reads role, column and the column's tail (exact when nobody wrote in between), then
-# one statement writes the task, its links, the seq and the event.
+# What one HTTP create sends since migration 0017 (tasks.repository.create_in_one_trip): one
+# call of taskboard_create_task, its own transaction when the request has no Idempotency-Key.
+CREATE_TASK = """
+SELECT * FROM taskboard_create_task(
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)
+"""
+WRITERS = ["member", "admin", "owner"]
+
+# What it sent before (and still sends against a database without the function, e.g. an older
+# tree's): the lock statement reads role, column and the column's tail (exact when nobody wrote
+# in between), then one statement writes the task, its links, the seq and the event.
 LOCK_WITH_TAIL = """
 SELECT m.role, b.archived_at IS NOT NULL, col.key, col.wip_limit, b.task_count,
        b.last_seq = seen.last_seq, tail.last, tail.live
@@ -87,6 +95,7 @@ class RawWriter:
     def __init__(self, board: uuid.UUID, user: uuid.UUID, *, service: bool = False) -> None:
         self.board, self.user, self.service = board, user, service
         self.last_position: str | None = None
+        self.one_trip: bool | None = None  # whether the database has taskboard_create_task
 
     def _event(self, task: dict[str, Any]) -> str:
         return json.dumps({"task": task}, default=str)
@@ -117,6 +126,13 @@ class RawWriter:
             await conn.execute(INSERT_EVENT, self.board, seq, self._event(task), self.user, now)
 
     async def _create_like_service(self, conn: asyncpg.Connection, i: int) -> None:
+        if self.one_trip is None:
+            self.one_trip = bool(
+                await conn.fetchval("SELECT to_regproc('taskboard_create_task') IS NOT NULL")
+            )
+        if self.one_trip:
+            await self._create_in_one_trip(conn, i)
+            return
         async with conn.transaction():
             row = await conn.fetchrow(LOCK_WITH_TAIL, self.board, self.user)
             if row is None:
@@ -138,6 +154,22 @@ class RawWriter:
                 None, None, self.user, now, [], [], 1, self.board, "task.created",
                 self._event(task), self.user, None,
             )  # fmt: skip
+
+    async def _create_in_one_trip(self, conn: asyncpg.Connection, i: int) -> None:
+        task_id, now, name = uuid.uuid4(), datetime.now(UTC), title(i)
+        task = {
+            "id": task_id, "board_id": self.board, "status": "", "position": "",
+            "title": name, "description": "", "priority": "none", "assignee_ids": [],
+            "labels": [], "start_at": None, "due_at": None, "created_by": self.user,
+            "updated_by": self.user, "created_at": now.isoformat(),
+            "updated_at": now.isoformat(), "deleted_at": None, "version": 1, "comment_count": 0,
+        }  # fmt: skip
+        row = await conn.fetchrow(
+            CREATE_TASK, self.board, self.user, None, WRITERS, 10**9, task_id, name, "",
+            "none", None, None, now, [], [], self._event(task), None,
+        )  # fmt: skip
+        if row is None or row[9] is None:
+            raise RuntimeError("taskboard_create_task refused the raw board's create")
 
 
 async def raw_sequential(

@@ -1,6 +1,7 @@
 """The create path reads the column tail with the board lock when nobody wrote in between, and
-again under the lock when someone did (tasks.repository.lock_for_create): a create that waited
-for another writer still lands after that writer's task."""
+again under the lock when someone did (taskboard_create_task, migration 0017; and
+tasks.repository.lock_for_create on the path it falls back to): a create that waited for
+another writer still lands after that writer's task."""
 
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ async def _wait_until_blocked_by(engine: AsyncEngine, writer_pid: int) -> None:
             )
             if blocked:
                 return
+            # pg_stat_activity is read once per transaction (stats_fetch_consistency): end it,
+            # or a backend that connected after the first look is never seen.
+            await conn.rollback()
             await asyncio.sleep(0.02)
     raise AssertionError("the second create never waited for the board lock")
 
@@ -77,6 +81,8 @@ async def test_a_create_that_waited_for_the_lock_lands_after_the_writer_it_waite
     created = await second
     assert created.status_code == 201, created.text
     # Its snapshot had no "first": it read the tail again once the lock was its own.
+    # The second create ran taskboard_create_task as its own transaction (no Idempotency-Key):
+    # the function's statement after the lock took a fresh snapshot, which has "first".
     assert created.json()["position"] > first.position
     snapshot = await api.request("GET", f"{API}/boards/{board['id']}", headers=owner.headers)
     titles = [t["title"] for t in sorted(snapshot.json()["tasks"], key=lambda t: t["position"])]

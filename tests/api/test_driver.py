@@ -82,3 +82,25 @@ async def test_a_constraint_violation_on_the_driver_is_an_integrity_error(
             await on_driver.fetchrow(INSERT_USER, ids[0], f"{ids[0]}@example.com")
         await session.rollback()
     assert await _existing(engine, ids) == set()
+
+
+async def test_a_statement_alone_is_its_own_transaction_until_the_session_has_begun(
+    engine: AsyncEngine, ids: list[uuid.UUID]
+) -> None:
+    ids += [uuid.uuid4(), uuid.uuid4()]
+    async with create_sessionmaker(engine)() as session:
+        on_driver = await driver(session)
+        # No transaction yet: the statement commits by itself (no BEGIN, no COMMIT)...
+        await on_driver.fetchrow(INSERT_USER, ids[0], f"{ids[0]}@example.com", alone=True)
+        assert not on_driver.raw.is_in_transaction()
+        assert await _existing(engine, ids) == {ids[0]}
+        await session.rollback()  # ...and nothing is left for the session to end.
+    assert await _existing(engine, ids) == {ids[0]}
+    async with create_sessionmaker(engine)() as session:
+        on_driver = await driver(session)
+        await on_driver.fetchrow(INSERT_USER, ids[1], f"{ids[1]}@example.com")
+        # Once the transaction has begun, a statement alone joins it.
+        await on_driver.fetchrow("SELECT 1", alone=True)
+        assert on_driver.raw.is_in_transaction()
+        await session.rollback()
+    assert await _existing(engine, ids) == {ids[0]}

@@ -23,7 +23,7 @@ def authorize(
     archived_ok: bool = False,
 ) -> str:
     """The one gate of every request that touches a board, given what the caller's lookup
-    found (`role_of`, or the create path's `tasks.repository.lock_for_create`, both of which
+    found (`role_of`, or what the create path's `taskboard_create_task` read, both of which
     take the board lock when writing): their role, unless the board is hidden from them, too
     low, or archived while they write. Only unarchiving and deleting a board pass
     `archived_ok`. Returns the role."""

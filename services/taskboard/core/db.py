@@ -126,7 +126,8 @@ class Driver:
     first statement sent here; an adapter without that method (another SQLAlchemy release)
     gets the first statement through SQLAlchemy itself (`exec_driver_sql`, the same text,
     about 0.25 ms more). Either way no statement runs outside the transaction the session
-    commits (tests/api/test_driver.py). Statements sent on the driver get a span of their own
+    commits (tests/api/test_driver.py), unless the caller asks for a statement `alone` (see
+    `fetchrow`). Statements sent on the driver get a span of their own
     when traces are exported, as SQLAlchemy's get theirs, and constraint violations surface as
     SQLAlchemy's IntegrityError, which the api's handlers know.
     """
@@ -136,8 +137,12 @@ class Driver:
     adapter: Any  # SQLAlchemy's AsyncAdapt_asyncpg_connection around `raw`
     database: str
 
-    async def fetchrow(self, sql: str, *args: Any) -> Sequence[Any] | None:
-        if not self.raw.is_in_transaction():
+    async def fetchrow(self, sql: str, *args: Any, alone: bool = False) -> Sequence[Any] | None:
+        """One row of `sql`, in the session's transaction. `alone`: when the session has not
+        begun its transaction yet, run the statement as its own transaction (PostgreSQL's
+        implicit one: no BEGIN and COMMIT round trips), for a unit of work whose only
+        statement this is; the session's commit or rollback then has nothing to end."""
+        if not alone and not self.raw.is_in_transaction():
             begin = getattr(self.adapter, "_start_transaction", None)
             if begin is not None and getattr(self.adapter, "_transaction", True) is None:
                 await begin()

@@ -147,6 +147,25 @@ async def append_sql(
     return event
 
 
+def appended(
+    uow: UnitOfWork,
+    *,
+    board_id: uuid.UUID,
+    seq: int,
+    type: str,
+    data: dict[str, Any],
+    actor_id: uuid.UUID | None,
+    created_at: datetime,
+    trace_context: str | None,
+) -> Appended:
+    """An event a statement of the caller's wrote itself (taskboard_create_task takes the seq
+    and writes the row as `append_sql` does), handed to the unit of work to publish after
+    commit."""
+    event = Appended(board_id, seq, type, data, actor_id, created_at, trace_context)
+    uow.events.append(event)
+    return event
+
+
 async def _one(driver: Driver, sql: str, *args: Any) -> Sequence[Any]:
     row = await driver.fetchrow(sql, *args)
     assert row is not None  # the board row is locked by the caller: it exists

@@ -163,6 +163,66 @@ def insert_new_args(read: TaskRead) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+# The create in one statement: migration 0017's taskboard_create_task, which runs what
+# lock_for_create, column_tail_for_create and INSERT_NEW (with events.log.append_sql) send,
+# inside PostgreSQL. lock_for_create and the rest stay for the rare create it leaves to them.
+_CREATE_TASK = """
+    SELECT * FROM taskboard_create_task(
+        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)
+"""
+
+
+@dataclass(frozen=True)
+class OneTripCreate:
+    """What taskboard_create_task read and, when it wrote the task, what it wrote."""
+
+    target: CreationTarget  # tail: None; `live` holds the column's live count as it read it
+    live: int | None
+    members: frozenset[uuid.UUID] | None  # the assignees that are members, when it looked
+    known: frozenset[uuid.UUID] | None  # the labels that are the board's, when it looked
+    position: str | None  # the rest are None unless it wrote
+    seq: int | None
+    created_at: datetime | None
+
+
+async def create_in_one_trip(
+    driver: Driver,
+    read: TaskRead,
+    *,
+    status: str | None,
+    writers: Sequence[str],
+    quota: int,
+    data: str,
+    trace_context: str | None,
+    alone: bool,
+) -> OneTripCreate | None:
+    """Run taskboard_create_task for the task `read` describes (its status and position are
+    the function's to choose; `data` is the event's JSON, whose task's status and position it
+    sets); None when the caller is not a member. `alone`: as its own transaction when the
+    unit of work has begun none (core.db.Driver.fetchrow)."""
+    row = await driver.fetchrow(
+        _CREATE_TASK,
+        read.board_id, read.created_by, status, list(writers), quota, read.id, read.title,
+        read.description, read.priority, read.start_at, read.due_at, read.created_at,
+        read.assignee_ids, read.labels, data, trace_context,
+        alone=alone,
+    )  # fmt: skip
+    if row is None:
+        return None
+    target = CreationTarget(
+        Access(str(row[0]), bool(row[1])), row[2], row[3], int(row[4]), tail=None
+    )
+    return OneTripCreate(
+        target,
+        None if row[5] is None else int(row[5]),
+        None if row[6] is None else frozenset(row[6]),
+        None if row[7] is None else frozenset(row[7]),
+        row[8],
+        row[9],
+        row[10],
+    )
+
+
 async def lock_for_create(
     driver: Driver, *, board_id: uuid.UUID, user_id: uuid.UUID, status: str | None
 ) -> CreationTarget | None:

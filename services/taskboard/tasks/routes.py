@@ -36,8 +36,10 @@ async def create_task(
     principal: CurrentUser,
     settings: SettingsDep,
 ) -> TaskRead:
+    # Nothing else in this unit of work writes (an Idempotency-Key, claimed before, has begun
+    # its transaction): the create may be a transaction of its own.
     task = await service.create(
-        uow, principal, board_id, data, quota=settings.quota_tasks_per_board
+        uow, principal, board_id, data, quota=settings.quota_tasks_per_board, alone=True
     )
     response.headers["ETag"] = etag(task.version)
     return task

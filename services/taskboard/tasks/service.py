@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import select
 
 from taskboard.access.models import Membership
-from taskboard.access.roles import Role
+from taskboard.access.roles import RANK, Role, at_least
 from taskboard.access.service import authorize, require_role
 from taskboard.auth.principal import Principal
 from taskboard.columns import service as columns
@@ -17,6 +18,7 @@ from taskboard.core import db, quotas
 from taskboard.core.db import UnitOfWork, utcnow
 from taskboard.core.errors import FieldProblem, ValidationFailed
 from taskboard.core.ordering import key_between
+from taskboard.core.telemetry import current_traceparent
 from taskboard.events import log as events
 from taskboard.events.schemas import EventRead, TaskEventPage
 from taskboard.labels.models import Label
@@ -27,13 +29,7 @@ from taskboard.tasks.repository import TaskFilter
 from taskboard.tasks.schemas import TaskCreate, TaskMove, TaskRead, TaskSort, TaskUpdate
 
 
-async def _check_assignees(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
-    if not ids:
-        return
-    stmt = select(Membership.user_id).where(
-        Membership.board_id == board_id, Membership.user_id.in_(set(ids))
-    )
-    members = set((await uow.session.execute(stmt)).scalars())
+def _require_members(ids: Sequence[uuid.UUID], members: Collection[uuid.UUID]) -> None:
     missing = [str(i) for i in ids if i not in members]
     if missing:
         raise ValidationFailed(
@@ -42,11 +38,7 @@ async def _check_assignees(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[u
         )
 
 
-async def _check_labels(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
-    if not ids:
-        return
-    stmt = select(Label.id).where(Label.board_id == board_id, Label.id.in_(set(ids)))
-    known = set((await uow.session.execute(stmt)).scalars())
+def _require_labels(ids: Sequence[uuid.UUID], known: Collection[uuid.UUID]) -> None:
     missing = [str(i) for i in ids if i not in known]
     if missing:
         raise ValidationFailed(
@@ -55,6 +47,22 @@ async def _check_labels(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[uuid
                 FieldProblem("labels", "exists", f"not labels of this board: {', '.join(missing)}")
             ],
         )
+
+
+async def _check_assignees(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
+    if not ids:
+        return
+    stmt = select(Membership.user_id).where(
+        Membership.board_id == board_id, Membership.user_id.in_(set(ids))
+    )
+    _require_members(ids, set((await uow.session.execute(stmt)).scalars()))
+
+
+async def _check_labels(uow: UnitOfWork, board_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
+    if not ids:
+        return
+    stmt = select(Label.id).where(Label.board_id == board_id, Label.id.in_(set(ids)))
+    _require_labels(ids, set((await uow.session.execute(stmt)).scalars()))
 
 
 async def _record(
@@ -75,47 +83,40 @@ async def _record(
     )
 
 
-async def create(
-    uow: UnitOfWork,
-    principal: Principal,
-    board_id: uuid.UUID,
-    data: TaskCreate,
-    *,
-    quota: int,
-) -> TaskRead:
-    """The hot write: four round trips (BEGIN, the lock with what it reads, task + event,
-    COMMIT), five when another writer committed after our lock's statement began (the column
-    tail is read again under the lock), each constant SQL on the driver connection (see
-    core.db.Driver)."""
-    driver = await db.driver(uow.session)
-    target = await repository.lock_for_create(
-        driver, board_id=board_id, user_id=principal.user_id, status=data.status
-    )
+# The roles that may create a task: authorize's rule for "member", as taskboard_create_task
+# is given it (the function applies the rule; this module owns it).
+_WRITERS = tuple(role for role in RANK if at_least(role, "member"))
+
+
+def _check_creation(
+    target: repository.CreationTarget | None, status: str | None, *, quota: int
+) -> repository.CreationTarget:
+    """The create's checks on what the board lock read, in their order: who may write, the
+    board's task quota, the target column. Returns `target`, checked."""
     authorize(target.access if target else None, "member", write=True)
     assert target is not None  # authorize refused a caller who is not a member
-    # The trash counts: its tasks can come back. The count came with the lock: no query.
+    # The trash counts: its tasks can come back.
     quotas.check(target.task_count, limit=quota, what="tasks on a board")
     if target.column_key is None:
-        if data.status is not None:
+        if status is not None:
             raise ColumnNotFound(
-                f"The board has no column {data.status!r}",
-                fields=[FieldProblem("status", "exists", f"no column with key {data.status!r}")],
+                f"The board has no column {status!r}",
+                fields=[FieldProblem("status", "exists", f"no column with key {status!r}")],
             )
         raise ValidationFailed(
             fields=[FieldProblem("status", "exists", "the board has no columns")]
         )
-    last_position, live = target.tail or await repository.column_tail_for_create(
-        driver, board_id=board_id, status=target.column_key
-    )
-    check_wip(target.column_key, target.wip_limit, live)
-    await _check_assignees(uow, board_id, data.assignee_ids)
-    await _check_labels(uow, board_id, data.labels)
+    return target
+
+
+def _new_task(principal: Principal, board_id: uuid.UUID, data: TaskCreate) -> TaskRead:
+    """The task a create writes, but for its column and position (empty until known)."""
     now = utcnow()
-    read = TaskRead(
+    return TaskRead(
         id=uuid.uuid4(),
         board_id=board_id,
-        status=target.column_key,
-        position=key_between(last_position, None),
+        status="",
+        position="",
         title=data.title,
         description=data.description,
         priority=data.priority,
@@ -131,6 +132,98 @@ async def create(
         version=1,
         comment_count=0,
     )
+
+
+async def create(
+    uow: UnitOfWork,
+    principal: Principal,
+    board_id: uuid.UUID,
+    data: TaskCreate,
+    *,
+    quota: int,
+    alone: bool = False,
+) -> TaskRead:
+    """The hot write, in one round trip: taskboard_create_task (migration 0017) locks the
+    board, reads what the checks need, and writes the task, its links, the seq and the event,
+    or writes nothing and returns what it read, on which the checks below then raise exactly
+    what they always did. `alone`: the caller's unit of work does nothing else, so when it
+    has not begun its transaction that statement is its own (no BEGIN and COMMIT round trips);
+    otherwise (an Idempotency-Key claimed first) it joins the transaction."""
+    driver = await db.driver(uow.session)
+    read = _new_task(principal, board_id, data)
+    event: dict[str, Any] = {"task": read.model_dump(mode="json")}
+    traceparent = current_traceparent()
+    done = await repository.create_in_one_trip(
+        driver,
+        read,
+        status=data.status,
+        writers=_WRITERS,
+        quota=quota,
+        data=json.dumps(event, separators=(",", ":")),
+        trace_context=traceparent,
+        alone=alone,
+    )
+    if done is None or done.seq is None:
+        target = _check_creation(done.target if done else None, data.status, quota=quota)
+        assert done is not None
+        assert target.column_key is not None
+        if done.live is not None:
+            check_wip(target.column_key, target.wip_limit, done.live)
+        if done.members is not None:
+            _require_members(data.assignee_ids, done.members)
+        if done.known is not None:
+            _require_labels(data.labels, done.known)
+        # Nothing to refuse, yet nothing written: no key after the column's last one in SQL
+        # (taskboard_key_after), or the function and these checks disagree. The statements
+        # of old decide, in a transaction of their own.
+        return await _create_in_steps(uow, driver, principal, board_id, data, quota=quota)
+    assert done.target.column_key is not None
+    assert done.position is not None
+    assert done.created_at is not None
+    read.status = event["task"]["status"] = done.target.column_key
+    read.position = event["task"]["position"] = done.position
+    events.appended(
+        uow,
+        board_id=board_id,
+        seq=done.seq,
+        type="task.created",
+        data=event,
+        actor_id=principal.user_id,
+        created_at=done.created_at,
+        trace_context=traceparent,
+    )
+    return read
+
+
+async def _create_in_steps(
+    uow: UnitOfWork,
+    driver: db.Driver,
+    principal: Principal,
+    board_id: uuid.UUID,
+    data: TaskCreate,
+    *,
+    quota: int,
+) -> TaskRead:
+    """The create as separate statements in one transaction (BEGIN, the lock with what it
+    reads, the tail again when another writer came in between, task + event, COMMIT), for
+    what taskboard_create_task leaves to Python."""
+    target = _check_creation(
+        await repository.lock_for_create(
+            driver, board_id=board_id, user_id=principal.user_id, status=data.status
+        ),
+        data.status,
+        quota=quota,
+    )
+    assert target.column_key is not None
+    last_position, live = target.tail or await repository.column_tail_for_create(
+        driver, board_id=board_id, status=target.column_key
+    )
+    check_wip(target.column_key, target.wip_limit, live)
+    await _check_assignees(uow, board_id, data.assignee_ids)
+    await _check_labels(uow, board_id, data.labels)
+    read = _new_task(principal, board_id, data)
+    read.status = target.column_key
+    read.position = key_between(last_position, None)
     await events.append_sql(
         uow,
         driver,
