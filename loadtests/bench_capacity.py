@@ -242,11 +242,16 @@ async def creates(
 async def lock_hold(
     client: Pool, headers: dict[str, str], conn: asyncpg.Connection, *, count: int, lanes: int
 ) -> dict[str, Any]:
-    """How long a create holds its board's row lock, from PostgreSQL's statement log: from
-    the end of the locking statement (`FOR NO KEY UPDATE OF b`) to the end of the COMMIT on
-    the same backend, over `count` creates on one board from `lanes` clients. The log's
-    timestamps are whole milliseconds: the mean over many is the figure, not one hold. Every
-    statement is logged during the batch, so no CPU is measured here."""
+    """How long a create holds its board's row lock, from PostgreSQL's statement log, over
+    `count` creates on one board from `lanes` clients. A create is one call of
+    taskboard_create_task, its own transaction: it takes the lock first and keeps it to its
+    end, and the board's creates run one after another, so, in the order they ended, each
+    held the lock from its start or the previous one's end, whichever is later, to its own
+    end (start = end - the logged duration). Where the service falls back to separate
+    statements, the hold is from the end of the locking statement (`FOR NO KEY UPDATE OF b`) to
+    the end of the COMMIT on the same backend. The log's timestamps are whole milliseconds:
+    the mean over many is the figure, not one hold. Every statement is logged during the
+    batch, so no CPU is measured here."""
     log = Path(await conn.fetchval("SHOW data_directory")).parent / "postgres.log"
     board = await new_board(client, headers, f"lock hold {lanes}")
     url = f"{API}/boards/{board}/tasks"
@@ -277,17 +282,27 @@ async def lock_hold(
             records[-1] += " " + line.strip()  # a statement's continuation lines
     locked: dict[str, datetime] = {}
     holds: list[float] = []
+    calls: list[tuple[float, float]] = []  # (end, duration) of each function call, in ms
     for record in records:
         if "duration: " not in record:
             continue
         # "2026-12-03 16:19:51.260 UTC [1234] LOG:  duration: 0.1 ms  execute x: SELECT ..."
         at = datetime.strptime(record[:23], "%Y-%m-%d %H:%M:%S.%f")
         pid = record[record.index("[") + 1 : record.index("]")]
-        sql = record.split("  ", 2)[-1].split(": ", 1)[-1].strip()
-        if "FOR NO KEY UPDATE OF b" in sql:
+        step, _, sql = record.split("  ", 2)[-1].partition(": ")
+        sql = sql.strip()
+        duration = float(record.split("duration: ", 1)[1].split(" ", 1)[0])
+        # A prepared statement logs its parse and bind steps too; the execute is the call.
+        if "taskboard_create_task(" in sql and step.startswith(("execute", "statement")):
+            calls.append((at.timestamp() * 1000, duration))
+        elif "FOR NO KEY UPDATE OF b" in sql:
             locked[pid] = at
         elif sql.rstrip(";") == "COMMIT" and pid in locked:
             holds.append((at - locked.pop(pid)).total_seconds() * 1000)
+    previous_end = float("-inf")
+    for end, duration in sorted(calls):
+        holds.append(max(0.0, end - max(end - duration, previous_end)))
+        previous_end = end
     if len(holds) < count:
         raise RuntimeError(f"the log showed {len(holds)} lock holds for {count} creates")
     mean = sum(holds) / len(holds)
