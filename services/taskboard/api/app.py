@@ -22,6 +22,7 @@ from taskboard.api.middleware import (
     SecurityHeadersMiddleware,
     TraceContextMiddleware,
 )
+from taskboard.api.warmup import warmed_pool
 from taskboard.api.web import serve_web
 from taskboard.attachments.routes import UPLOAD_PATH
 from taskboard.attachments.routes import router as attachments_router
@@ -152,7 +153,7 @@ def create_app(
         docs_url=None,  # served below from the package: no CDN, works offline
         generate_unique_id_function=operation_id,
         redoc_url=None,
-        lifespan=lifespan_for(settings, services, resources),
+        lifespan=lifespan_for(settings, (warmed_pool, *services), resources),
     )
     if resources is not None:
         app.state.resources = resources  # ASGITransport in tests runs no lifespan

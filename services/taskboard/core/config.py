@@ -119,6 +119,9 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(20, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
+    # Connections an api process opens, and prepares its hot write on, before it serves: a
+    # cold process otherwise opens them under load, and the requests behind each wait.
+    db_pool_warm: int = Field(10, ge=0, le=200)
     db_pool_timeout: float = Field(10.0, gt=0)
     db_pool_pre_ping: bool = False
     db_statement_timeout_ms: int = Field(15_000, ge=0)
