@@ -56,5 +56,7 @@ async def warm_connections(resources: Resources, count: int) -> int:
 @asynccontextmanager
 async def warmed_pool(app: Any, resources: Resources) -> AsyncIterator[None]:
     """The api's lifespan service: warm the pool, then serve."""
-    await warm_connections(resources, resources.settings.db_pool_warm)
+    settings = resources.settings
+    # Never more than the pool keeps: the rest would wait for a connection nobody returns.
+    await warm_connections(resources, min(settings.db_pool_warm, settings.db_pool_size))
     yield
