@@ -51,7 +51,7 @@ import httpx
 import redis
 import websockets
 
-from bench_worker import Receivers, auth, board_with, register
+from bench_worker import Receivers, auth, board_with, create_due_tasks, register
 from benchkit.host import cpu_probe_ms, machine_busy, machine_summary, proc_table, rss_kib
 from benchkit.http1 import Pool
 from benchkit.stats import percentile
@@ -59,6 +59,7 @@ from realtime.subscribers import subscriber_process
 from realtime.system import System, raise_fd_limit, system
 from write.load_http import API, http_setup, new_board, run_ops
 from write.measure import CpuMeter
+from write.pglog import log_records
 from write.snapshot_board import fill_board
 
 TIERS = ("api", "realtime", "worker", "postgres", "redis")
@@ -271,15 +272,7 @@ async def lock_hold(
         await conn.execute("ALTER SYSTEM RESET log_min_duration_statement")
         await conn.execute("ALTER SYSTEM RESET log_line_prefix")
         await conn.execute("SELECT pg_reload_conf()")
-    with log.open("rb") as fh:
-        fh.seek(start)
-        text = fh.read().decode(errors="replace")
-    records: list[str] = []
-    for line in text.splitlines():
-        if line[:4].isdigit() and line[4:5] == "-":
-            records.append(line)
-        elif records:
-            records[-1] += " " + line.strip()  # a statement's continuation lines
+    records = log_records(log, start)
     locked: dict[str, datetime] = {}
     holds: list[float] = []
     calls: list[tuple[float, float]] = []  # (end, duration) of each function call, in ms
@@ -416,18 +409,7 @@ async def reminder_emails(
         prefs.raise_for_status()
         board = await board_with(http, owner, [ada], "reminders")
         due = datetime.now(UTC) + timedelta(seconds=3 + count / 10)  # time to create them all
-        semaphore = asyncio.Semaphore(8)
-
-        async def create(n: int) -> None:
-            async with semaphore:
-                made = await http.post(
-                    f"{API}/boards/{board}/tasks",
-                    json={"title": f"r{n}", "assignee_ids": [ada], "due_at": due.isoformat()},
-                    headers=auth(owner),
-                )
-                made.raise_for_status()
-
-        await asyncio.gather(*(create(n) for n in range(count)))
+        await create_due_tasks(http, owner, board, ada, due, count)
     await settled(conn, uuid.UUID(board))
     if datetime.now(UTC) > due - timedelta(seconds=0.3):
         raise RuntimeError("the reminders fell due before their tasks were all handled")

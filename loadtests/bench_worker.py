@@ -240,6 +240,24 @@ async def notify(
     }
 
 
+async def create_due_tasks(
+    http: httpx.AsyncClient, owner: str, board: str, assignee: str, due: datetime, count: int
+) -> None:
+    """`count` tasks on `board`, assigned to `assignee` and due at `due`, 8 requests at a time."""
+    semaphore = asyncio.Semaphore(8)
+
+    async def create(n: int) -> None:
+        async with semaphore:
+            made = await http.post(
+                f"{API}/boards/{board}/tasks",
+                json={"title": f"r{n}", "assignee_ids": [assignee], "due_at": due.isoformat()},
+                headers=auth(owner),
+            )
+            made.raise_for_status()
+
+    await asyncio.gather(*(create(n) for n in range(count)))
+
+
 async def reminders(http: httpx.AsyncClient, receivers: Receivers, count: int) -> dict[str, Any]:
     _, owner, _ = await register(http, "owner")
     ada, ada_token, _ = await register(http, "ada")
@@ -254,18 +272,7 @@ async def reminders(http: httpx.AsyncClient, receivers: Receivers, count: int) -
     # second while the worker plans): a generous lead, checked below.
     due = datetime.now(UTC) + timedelta(seconds=10 + count / 25)
     before = len(receivers.emails())
-    semaphore = asyncio.Semaphore(8)
-
-    async def create(n: int) -> None:
-        async with semaphore:
-            made = await http.post(
-                f"{API}/boards/{board_id}/tasks",
-                json={"title": f"r{n}", "assignee_ids": [ada], "due_at": due.isoformat()},
-                headers=auth(owner),
-            )
-            made.raise_for_status()
-
-    await asyncio.gather(*(create(n) for n in range(count)))
+    await create_due_tasks(http, owner, board_id, ada, due, count)
     created_before_due = datetime.now(UTC) < due
     deadline = time.monotonic() + (due - datetime.now(UTC)).total_seconds() + 300
     while time.monotonic() < deadline:

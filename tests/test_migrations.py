@@ -32,12 +32,13 @@ def test_every_constraint_and_index_is_named() -> None:
             assert item.name, f"unnamed {type(item).__name__} on {table.name}"
 
 
-def _migrate_to(database_url: str, revision: str) -> None:
-    """Alembic in its own process (it runs its own event loop), to `revision`."""
+def _alembic(database_url: str, direction: str, revision: str) -> None:
+    """Alembic in its own process (it runs its own event loop): `direction` (upgrade or
+    downgrade) to `revision`."""
     script = (
         "import sys; from alembic import command; "
         "from taskboard.core.migrations import alembic_config; "
-        "command.upgrade(alembic_config(sys.argv[1]), sys.argv[2])"
+        f"command.{direction}(alembic_config(sys.argv[1]), sys.argv[2])"
     )
     result = subprocess.run(
         [sys.executable, "-c", script, database_url, revision],
@@ -46,6 +47,14 @@ def _migrate_to(database_url: str, revision: str) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _migrate_to(database_url: str, revision: str) -> None:
+    _alembic(database_url, "upgrade", revision)
+
+
+def _downgrade_to(database_url: str, revision: str) -> None:
+    _alembic(database_url, "downgrade", revision)
 
 
 async def test_comment_counts_are_backfilled(service_urls: ServiceUrls) -> None:
@@ -93,21 +102,6 @@ async def test_comment_counts_are_backfilled(service_urls: ServiceUrls) -> None:
             assert counts == {tasks[0]: (2, 1), tasks[1]: (0, 1), tasks[2]: (0, 1)}
         finally:
             await conn.close()
-
-
-def _downgrade_to(database_url: str, revision: str) -> None:
-    script = (
-        "import sys; from alembic import command; "
-        "from taskboard.core.migrations import alembic_config; "
-        "command.downgrade(alembic_config(sys.argv[1]), sys.argv[2])"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script, database_url, revision],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 async def test_the_create_functions_come_and_go_with_migration_0017(

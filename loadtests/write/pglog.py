@@ -38,17 +38,8 @@ async def trace_one_create(
         await conn.execute("SELECT pg_reload_conf()")
     finally:
         await conn.close()
-    with log.open("rb") as fh:
-        fh.seek(start)
-        text = fh.read().decode(errors="replace")
-    records: list[str] = []
-    for line in text.splitlines():
-        if line[:4].isdigit() and line[4:5] == "-":
-            records.append(line)
-        elif records:
-            records[-1] += " " + line  # a statement's continuation lines
     statements = []
-    for record in records:
+    for record in log_records(log, start):
         if "LOG:  " not in record:
             continue
         sql = record.split("LOG:  ", 1)[1]
@@ -59,6 +50,21 @@ async def trace_one_create(
             continue
         statements.append(" ".join(sql.split()))
     return statements
+
+
+def log_records(log: Path, offset: int) -> list[str]:
+    """The log's records from `offset` on, one per entry: a statement's continuation lines
+    joined to the line that starts with its timestamp."""
+    with log.open("rb") as fh:
+        fh.seek(offset)
+        text = fh.read().decode(errors="replace")
+    records: list[str] = []
+    for line in text.splitlines():
+        if line[:4].isdigit() and line[4:5] == "-":
+            records.append(line)
+        elif records:
+            records[-1] += " " + line.strip()
+    return records
 
 
 def connections_since(log: Path, offset: int) -> int:
