@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from taskboard.core import streams
+from taskboard.core import heap, streams
 from taskboard.core.config import Settings
 from taskboard.core.db import UnitOfWork, create_engine, create_sessionmaker, transaction
 from taskboard.core.oidc import OidcVerifier
@@ -127,7 +127,7 @@ def lifespan_for(
 ) -> Lifespan:
     """Resources given by the caller (tests) are used as they are; otherwise they are opened at
     start-up and closed at shutdown, with `services` (the realtime hub, the relay) running in
-    between."""
+    between, and once they have started, start-up's objects are frozen (core.heap)."""
 
     @asynccontextmanager
     async def lifespan(app: HasState) -> AsyncIterator[None]:
@@ -140,6 +140,7 @@ def lifespan_for(
             async with AsyncExitStack() as stack:
                 for service in services:
                     await stack.enter_async_context(service(app, opened))
+                heap.settle()
                 yield
         finally:
             await close_resources(opened)
