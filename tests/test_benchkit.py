@@ -1,7 +1,8 @@
 """What the benchmarks' figures rest on (loadtests/benchkit): the HTTP/1.1 client, against a
 scripted server, frames requests and responses right, keeps connections alive, reconnects when
 told to close and refuses a status nobody expected; the py-spy summary charges each sample to
-the right layer, caller and stages."""
+the right layer, caller and stages; the fan-out summary tells the rate kept up with from the
+rate kept up with inside the latency targets."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "loadtests"))
 from benchkit.http1 import Connection, HttpError, Pool
 from benchkit.pyspy import summarize
+from benchkit.stats import highest_rates
 
 Reply = Callable[[str, dict[str, str], bytes], bytes]
 
@@ -200,3 +202,21 @@ def test_the_profile_summary_charges_library_and_standard_library_time_to_caller
     }
     assert dict(summary.stages) == {"service": 7, "sql": 6}
     assert summary.lines()[0] == "10 samples"
+
+
+def _phase(offered: float, done: float, p50: float, p99: float) -> dict[str, float]:
+    return {"write_rate_offered": offered, "write_rate_done": done, "p50_ms": p50, "p99_ms": p99}
+
+
+def test_highest_rates_tells_keeping_up_from_keeping_up_inside_the_targets() -> None:
+    phases = [
+        _phase(500, 480.0, 900.0, 2500.0),  # fell behind: 4 % short
+        _phase(450, 446.6, 105.0, 257.0),  # kept up (within 1 %), far outside the targets
+        _phase(350, 349.9, 5.3, 19.9),  # p50 over
+        _phase(300, 299.9, 4.3, 25.0),  # both targets, p99 exactly on its bound
+        _phase(250, 250.0, 3.9, 8.4),
+    ]
+    assert highest_rates(phases, p50_ms=5, p99_ms=25) == (450, 300)
+    # A rate inside the targets that was not kept up with does not count.
+    assert highest_rates([_phase(300, 290.0, 4.0, 9.0)], p50_ms=5, p99_ms=25) == (None, None)
+    assert highest_rates([], p50_ms=5, p99_ms=25) == (None, None)

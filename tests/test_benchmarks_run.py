@@ -110,6 +110,8 @@ def test_bench_realtime_runs_and_every_frame_arrives() -> None:
     for run in fanouts:
         assert run["frames_received"] == run["frames_expected"] > 0, run
         assert run["write_errors"] == 0, run
+        assert all(ms > 0 for ms in run["cpu_probe_ms"]), run
+    assert "spread: highest rate kept up with" in result.stdout, result.stdout[-3000:]
     idle = [r for r in records if r.get("scenario") == "idle"]
     assert idle, result.stdout[-3000:]
     assert idle[0]["connections"] == 50

@@ -19,3 +19,22 @@ def percentile(values: Iterable[float], pct: float) -> float:
     k = (len(ordered) - 1) * pct / 100
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def highest_rates(
+    phases: Iterable[dict[str, float]], *, p50_ms: float, p99_ms: float, kept_up: float = 0.99
+) -> tuple[float | None, float | None]:
+    """Of fan-out phases (`write_rate_offered`, `write_rate_done`, `p50_ms`, `p99_ms`): the
+    highest offered rate the system kept up with (done at least `kept_up` of offered), and the
+    highest it kept up with inside both latency targets. None where no phase qualifies.
+
+    The two differ by design: near the first, every process queues for the same cores and
+    latency grows without bound as the rate approaches it; the second is the rate one can run
+    at and still promise the targets.
+    """
+    kept = [p for p in phases if p["write_rate_done"] >= kept_up * p["write_rate_offered"]]
+    within = [p for p in kept if p["p50_ms"] <= p50_ms and p["p99_ms"] <= p99_ms]
+    return (
+        max((p["write_rate_offered"] for p in kept), default=None),
+        max((p["write_rate_offered"] for p in within), default=None),
+    )
