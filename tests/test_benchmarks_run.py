@@ -248,3 +248,12 @@ def test_bench_capacity_measures_every_unit(tmp_path: Path) -> None:
     calls = units["create, 0 subscribers"]["redis_calls_per_create"]
     assert calls.get("evalsha", 0) >= 1, calls
     assert calls.get("xreadgroup", 0) > 0, calls
+
+
+def test_bench_hops_times_round_trips_at_each_gap() -> None:
+    result = _run("loadtests/bench_hops.py", "--pings", "20", "--gaps-ms", "0,2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [(r["gap_ms"], r["pings"]) for r in records] == [(0.0, 20), (2.0, 20)]
+    for record in records:
+        assert 0 < record["p50_us"] <= record["p90_us"] <= record["p99_us"], record
