@@ -2,7 +2,7 @@
 
 Start-up leaves a few hundred thousand objects that live as long as the process (modules,
 routes, pydantic validators, SQLAlchemy's compiled statements, the pool's connections), and a
-full collection walks every one of them: 100-190 ms in an api worker under load, a pause in
+full collection walks every one of them: 50-190 ms in an api worker under load, a pause in
 which none of its requests moves (docs/benchmarks.md). Once start-up is done they are taken
 out of the collector's reach, so a full pass walks only what was allocated since (3-15 ms).
 Every pause is timed into `taskboard_gc_pause_seconds`, so a latency spike can be told apart
