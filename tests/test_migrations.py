@@ -123,3 +123,27 @@ async def test_the_create_functions_come_and_go_with_migration_0017(
             assert await conn.fetchval("SELECT taskboard_key_after('az')") == "b00"
         finally:
             await conn.close()
+
+
+async def test_the_retention_purge_reads_removed_attachments_by_index(
+    service_urls: ServiceUrls,
+) -> None:
+    """0018's partial index serves the purge's lookup (oldest removals first, rows locked with
+    SKIP LOCKED), and its downgrade drops it."""
+    purge = (
+        "EXPLAIN SELECT id FROM attachments WHERE deleted_at < now() "
+        "ORDER BY deleted_at LIMIT 100 FOR UPDATE SKIP LOCKED"
+    )
+    async with fresh_database(service_urls) as url:
+        await asyncio.to_thread(_migrate_to, url, "head")
+        conn = await asyncpg.connect(url)
+        try:
+            # An empty table is cheapest to read whole: ask for the plan without that choice.
+            await conn.execute("SET enable_seqscan = off")
+            plan = "\n".join(row[0] for row in await conn.fetch(purge))
+            assert "ix_attachments_deleted_at" in plan, plan
+            await asyncio.to_thread(_downgrade_to, url, "0017")
+            plan = "\n".join(row[0] for row in await conn.fetch(purge))
+            assert "ix_attachments_deleted_at" not in plan, plan
+        finally:
+            await conn.close()

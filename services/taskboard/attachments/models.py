@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from taskboard.core.db import Base, UUIDPrimaryKey, utcnow
@@ -35,4 +35,12 @@ class Attachment(UUIDPrimaryKey, Base):
     # A small preview of an image, made by the worker after the upload.
     thumbnail_key: Mapped[str | None] = mapped_column(String(512))
 
-    __table_args__ = (Index("ix_attachments_task_id_created_at", "task_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_attachments_task_id_created_at", "task_id", "created_at"),
+        # The retention purge's, oldest removal first; live rows are not in it.
+        Index(
+            "ix_attachments_deleted_at",
+            "deleted_at",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
+    )
