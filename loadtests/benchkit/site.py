@@ -23,17 +23,18 @@ CHROMIUM_FLAGS = [
 
 
 @contextmanager
-def running_site(**env: str) -> Iterator[str]:
-    """Its URL; `env` adds settings (fast password hashing and no login limit are set)."""
-    with running_site_process(**env) as (url, _):
+def running_site(*, log: Path | None = None, **env: str) -> Iterator[str]:
+    """Its URL; `env` adds settings (fast password hashing and no login limit are set), `log`
+    keeps the server's output there (a temp dir otherwise)."""
+    with running_site_process(log=log, **env) as (url, _):
         yield url
 
 
 @contextmanager
-def running_site_process(**env: str) -> Iterator[tuple[str, int]]:
+def running_site_process(*, log: Path | None = None, **env: str) -> Iterator[tuple[str, int]]:
     """Its URL and the process id of `taskboard up` (the api, socket and worker in one)."""
     port = free_port()
-    log = Path(tempfile.mkdtemp(prefix="taskboard-site-")) / "server.log"
+    log = log or Path(tempfile.mkdtemp(prefix="taskboard-site-")) / "server.log"
     server = ManagedProcess(
         taskboard_command("up", "--ephemeral", "--port", str(port)),
         name="taskboard up",

@@ -10,22 +10,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from loadtests.benchkit.site import CHROMIUM_FLAGS as SITE_CHROMIUM_FLAGS
+from loadtests.benchkit.site import running_site
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from taskboard.api.web import WEB_DIST
-from taskboard.embedded.processes import ManagedProcess, free_port, http_ok, taskboard_command
 
 ARTIFACTS = Path(__file__).parent / "artifacts"  # server output, kept for a failed run
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # This machine's network is closed: without these Chromium keeps dialling Google.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# bench_web and the screenshots start Chromium with these too; QUIC is off here as well.
+CHROMIUM_FLAGS = [*SITE_CHROMIUM_FLAGS, "--disable-quic"]
 
 
 def _chromium() -> str:
@@ -43,28 +36,13 @@ def site() -> Iterator[str]:
     if not (WEB_DIST / "index.html").is_file():
         pytest.fail("the web client is not built: run `make web` (make check does)")
     ARTIFACTS.mkdir(exist_ok=True)
-    port = free_port()
-    env = {
-        **os.environ,
-        "TASKBOARD_PASSWORD_HASH_TIME_COST": "1",
-        "TASKBOARD_PASSWORD_HASH_MEMORY_KIB": "64",
-        "TASKBOARD_LOG_LEVEL": "WARNING",
-        # Every person of every test signs up and in from this one address.
-        "TASKBOARD_RATE_LIMIT_AUTH_PER_IP": "100000",
+    with running_site(
+        log=ARTIFACTS / "server.log",
+        TASKBOARD_PASSWORD_HASH_MEMORY_KIB="64",
         # The settings test points a webhook at this machine.
-        "TASKBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
-    }
-    server = ManagedProcess(
-        taskboard_command("up", "--ephemeral", "--port", str(port)),
-        name="taskboard up",
-        env=env,
-        stdout=ARTIFACTS / "server.log",
-        stderr=ARTIFACTS / "server.log",
-        ready=http_ok(f"http://127.0.0.1:{port}/readyz"),
-        ready_timeout=120,
-    )
-    with server:
-        yield f"http://127.0.0.1:{port}"
+        TASKBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
