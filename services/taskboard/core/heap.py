@@ -1,12 +1,13 @@
 """Python's cyclic garbage collector in a long-running process.
 
 Start-up leaves a few hundred thousand objects that live as long as the process (modules,
-routes, pydantic validators, SQLAlchemy's compiled statements, the pool's connections), and a
-full collection walks every one of them: 50-190 ms in an api worker under load, a pause in
-which none of its requests moves (docs/benchmarks.md). Once start-up is done they are taken
-out of the collector's reach, so a full pass walks only what was allocated since (3-15 ms).
-Every pause is timed into `taskboard_gc_pause_seconds`, so a latency spike can be told apart
-from one.
+classes, routes, pydantic validators), and a full collection walks every one of them: 50-190
+ms in an api worker under load, a pause in which none of its requests moves
+(docs/benchmarks.md). As the lifespan begins they are taken out of the collector's reach, so a
+full pass walks only what was allocated since (3-15 ms). Not later: what the services open
+(pooled connections, sockets, tasks) may become garbage in a cycle (a recycled connection),
+and a frozen cycle is never freed. Every pause is timed into `taskboard_gc_pause_seconds`, so
+a latency spike can be told apart from one.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _time_pause(phase: str, info: dict[str, Any]) -> None:
 
 
 def settle() -> int:
-    """Called once start-up is done: collect start-up's garbage (frozen garbage would never be
+    """Called once the app is built: collect start-up's garbage (frozen garbage would never be
     freed), freeze what is left, time the pauses from now on; how many objects were frozen."""
     gc.collect()
     gc.freeze()

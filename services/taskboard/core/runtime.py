@@ -127,7 +127,7 @@ def lifespan_for(
 ) -> Lifespan:
     """Resources given by the caller (tests) are used as they are; otherwise they are opened at
     start-up and closed at shutdown, with `services` (the realtime hub, the relay) running in
-    between, and once they have started, start-up's objects are frozen (core.heap)."""
+    between. Start-up's objects (modules, the app, its routes) are frozen first (core.heap)."""
 
     @asynccontextmanager
     async def lifespan(app: HasState) -> AsyncIterator[None]:
@@ -135,12 +135,14 @@ def lifespan_for(
             app.state.resources = resources
             yield
             return
+        # Before the services start: what they open (pooled connections, sockets, tasks) may
+        # die in a cycle later, and a frozen cycle is never freed.
+        heap.settle()
         app.state.resources = opened = open_resources(settings)
         try:
             async with AsyncExitStack() as stack:
                 for service in services:
                     await stack.enter_async_context(service(app, opened))
-                heap.settle()
                 yield
         finally:
             await close_resources(opened)
