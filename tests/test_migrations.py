@@ -4,6 +4,8 @@ import asyncio
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from alembic.autogenerate import compare_metadata
@@ -55,6 +57,18 @@ def _migrate_to(database_url: str, revision: str) -> None:
 
 def _downgrade_to(database_url: str, revision: str) -> None:
     _alembic(database_url, "downgrade", revision)
+
+
+@asynccontextmanager
+async def _at_head(service_urls: ServiceUrls) -> AsyncIterator[tuple[str, asyncpg.Connection]]:
+    """A fresh database migrated to head, its URL and a connection to it."""
+    async with fresh_database(service_urls) as url:
+        await asyncio.to_thread(_migrate_to, url, "head")
+        conn = await asyncpg.connect(url)
+        try:
+            yield url, conn
+        finally:
+            await conn.close()
 
 
 async def test_comment_counts_are_backfilled(service_urls: ServiceUrls) -> None:
@@ -112,17 +126,12 @@ async def test_the_create_functions_come_and_go_with_migration_0017(
         "SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc "
         "WHERE proname LIKE 'taskboard\\_%'"
     )
-    async with fresh_database(service_urls) as url:
+    async with _at_head(service_urls) as (url, conn):
+        assert await conn.fetchval(query) == ["taskboard_create_task", "taskboard_key_after"]
+        await asyncio.to_thread(_downgrade_to, url, "0016")
+        assert await conn.fetchval(query) is None
         await asyncio.to_thread(_migrate_to, url, "head")
-        conn = await asyncpg.connect(url)
-        try:
-            assert await conn.fetchval(query) == ["taskboard_create_task", "taskboard_key_after"]
-            await asyncio.to_thread(_downgrade_to, url, "0016")
-            assert await conn.fetchval(query) is None
-            await asyncio.to_thread(_migrate_to, url, "head")
-            assert await conn.fetchval("SELECT taskboard_key_after('az')") == "b00"
-        finally:
-            await conn.close()
+        assert await conn.fetchval("SELECT taskboard_key_after('az')") == "b00"
 
 
 async def test_the_retention_purge_reads_removed_attachments_by_index(
@@ -134,16 +143,11 @@ async def test_the_retention_purge_reads_removed_attachments_by_index(
         "EXPLAIN SELECT id FROM attachments WHERE deleted_at < now() "
         "ORDER BY deleted_at LIMIT 100 FOR UPDATE SKIP LOCKED"
     )
-    async with fresh_database(service_urls) as url:
-        await asyncio.to_thread(_migrate_to, url, "head")
-        conn = await asyncpg.connect(url)
-        try:
-            # An empty table is cheapest to read whole: ask for the plan without that choice.
-            await conn.execute("SET enable_seqscan = off")
-            plan = "\n".join(row[0] for row in await conn.fetch(purge))
-            assert "ix_attachments_deleted_at" in plan, plan
-            await asyncio.to_thread(_downgrade_to, url, "0017")
-            plan = "\n".join(row[0] for row in await conn.fetch(purge))
-            assert "ix_attachments_deleted_at" not in plan, plan
-        finally:
-            await conn.close()
+    async with _at_head(service_urls) as (url, conn):
+        # An empty table is cheapest to read whole: ask for the plan without that choice.
+        await conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(row[0] for row in await conn.fetch(purge))
+        assert "ix_attachments_deleted_at" in plan, plan
+        await asyncio.to_thread(_downgrade_to, url, "0017")
+        plan = "\n".join(row[0] for row in await conn.fetch(purge))
+        assert "ix_attachments_deleted_at" not in plan, plan
