@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import ColumnElement, DateTime, MetaData, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -44,6 +44,16 @@ def utcnow() -> datetime:
 
 class UUIDPrimaryKey:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+async def delete_batch(
+    session: AsyncSession, model: type[UUIDPrimaryKey], *where: ColumnElement[bool], limit: int
+) -> int:
+    """Delete up to `limit` rows of `model` matching `where`; how many went. The retention
+    passes delete a batch at a time, so none holds its row locks for long."""
+    batch = select(model.id).where(*where).limit(limit)
+    result = await session.execute(delete(model).where(model.id.in_(batch)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class Timestamps:

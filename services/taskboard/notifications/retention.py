@@ -5,32 +5,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskboard.core.db import delete_batch
 from taskboard.notifications.models import EmailOutbox, Reminder
 
 
 async def prune_emails(session: AsyncSession, before: datetime, limit: int) -> int:
     """Delete up to `limit` e-mails sent or skipped before `before`; how many went."""
-    settled = (
-        select(EmailOutbox.id)
-        .where(EmailOutbox.state.in_(("sent", "skipped")), EmailOutbox.created_at < before)
-        .limit(limit)
+    return await delete_batch(
+        session,
+        EmailOutbox,
+        EmailOutbox.state.in_(("sent", "skipped")),
+        EmailOutbox.created_at < before,
+        limit=limit,
     )
-    result = await session.execute(delete(EmailOutbox).where(EmailOutbox.id.in_(settled)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def prune_reminders(session: AsyncSession, before: datetime, limit: int) -> int:
     """Delete up to `limit` reminders sent or cancelled whose due date is before `before`."""
-    settled = (
-        select(Reminder.id)
-        .where(Reminder.state != "scheduled", Reminder.due_at < before)
-        .limit(limit)
+    return await delete_batch(
+        session, Reminder, Reminder.state != "scheduled", Reminder.due_at < before, limit=limit
     )
-    result = await session.execute(delete(Reminder).where(Reminder.id.in_(settled)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def count_dead_emails(session: AsyncSession) -> int:

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskboard.core.db import delete_batch
 from taskboard.transfer.models import ImportJob
 
 
 async def prune_import_jobs(session: AsyncSession, before: datetime, limit: int) -> int:
     """Delete up to `limit` jobs that finished before `before` (ix_import_jobs_status_updated_at:
     a finished job is not updated again); how many went."""
-    settled = (
-        select(ImportJob.id)
-        .where(ImportJob.status.in_(("done", "failed")), ImportJob.updated_at < before)
-        .limit(limit)
+    return await delete_batch(
+        session,
+        ImportJob,
+        ImportJob.status.in_(("done", "failed")),
+        ImportJob.updated_at < before,
+        limit=limit,
     )
-    result = await session.execute(delete(ImportJob).where(ImportJob.id.in_(settled)))
-    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskboard.core.db import delete_batch
 from taskboard.webhooks.models import WebhookDelivery
 
 
 async def prune_deliveries(session: AsyncSession, before: datetime, limit: int) -> int:
     """Delete up to `limit` deliveries made before `before` (their attempts go with them)."""
-    delivered = (
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.state == "delivered", WebhookDelivery.delivered_at < before)
-        .limit(limit)
+    return await delete_batch(
+        session,
+        WebhookDelivery,
+        WebhookDelivery.state == "delivered",
+        WebhookDelivery.delivered_at < before,
+        limit=limit,
     )
-    result = await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(delivered)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def count_dead_deliveries(session: AsyncSession) -> int:
