@@ -5,15 +5,14 @@ emptyDir that outlives it) must not keep merging the files of processes that are
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import httpx
 
 from taskboard.embedded.processes import ManagedProcess, free_port, http_ok, taskboard_command
-from tests.conftest import TEST_SECRET
 from tests.fixtures.services import ServiceUrls
+from tests.realtime.cluster import base_env
 
 REQUESTS = re.compile(r'^taskboard_http_requests_total\{[^}]*route="/healthz"[^}]*\} (\S+)$', re.M)
 
@@ -30,16 +29,11 @@ def test_a_one_process_api_pod_serves_its_workers_metrics(
     # What a dead container left: a process that no longer exists counted 1000 requests.
     stale = shared / "counter_999999.db"
     port, metrics_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "TASKBOARD_DATABASE_URL": service_urls.database_url,
-        "TASKBOARD_REDIS_URL": service_urls.redis_url,
-        "TASKBOARD_SECRET_KEY": TEST_SECRET,
-        "TASKBOARD_ENV": "test",
-        "TASKBOARD_WEB_CONCURRENCY": "1",
-        "TASKBOARD_METRICS_PORT": str(metrics_port),
-        "PROMETHEUS_MULTIPROC_DIR": str(shared),
-    }
+    env = base_env(
+        service_urls,
+        TASKBOARD_METRICS_PORT=str(metrics_port),
+        PROMETHEUS_MULTIPROC_DIR=str(shared),
+    )
     url = f"http://127.0.0.1:{port}"
 
     def run_pod() -> str:

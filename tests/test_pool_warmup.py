@@ -4,7 +4,6 @@ them; with 0 it opens them only as requests come."""
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import asyncpg  # type: ignore[import-untyped]
@@ -14,8 +13,8 @@ from taskboard.api.warmup import warm_connections
 from taskboard.core.config import Settings
 from taskboard.core.runtime import close_resources, open_resources
 from taskboard.embedded.processes import ManagedProcess, free_port, http_ok, taskboard_command
-from tests.conftest import TEST_SECRET
 from tests.fixtures.services import ServiceUrls
+from tests.realtime.cluster import base_env
 
 WRITTEN = "SELECT (SELECT count(*) FROM tasks) + (SELECT count(*) FROM board_events)"
 
@@ -37,16 +36,7 @@ async def test_an_api_process_opens_its_warm_connections_before_it_is_ready(
 ) -> None:
     name = f"api-warm-{secrets.token_hex(4)}"
     port = free_port()
-    env = {
-        **os.environ,
-        "TASKBOARD_DATABASE_URL": service_urls.database_url,
-        "TASKBOARD_REDIS_URL": service_urls.redis_url,
-        "TASKBOARD_SECRET_KEY": TEST_SECRET,
-        "TASKBOARD_ENV": "test",
-        "TASKBOARD_WEB_CONCURRENCY": "1",
-        "TASKBOARD_SERVICE_NAME": name,
-        "TASKBOARD_DB_POOL_WARM": str(warm),
-    }
+    env = base_env(service_urls, TASKBOARD_SERVICE_NAME=name, TASKBOARD_DB_POOL_WARM=str(warm))
     api = ManagedProcess(
         taskboard_command("api", "--port", str(port)),
         name=name,
