@@ -51,7 +51,7 @@ import httpx
 import redis
 import websockets
 
-from bench_worker import Receivers, auth, board_with, create_due_tasks, register
+from bench_worker import Receivers, create_due_tasks, reminder_board
 from benchkit.host import cpu_probe_ms, machine_busy, machine_summary, proc_table, rss_kib
 from benchkit.http1 import Pool
 from benchkit.stats import percentile
@@ -399,15 +399,7 @@ async def reminder_emails(
     bench_worker.py's reminder phase): the batch runs from just before they fall due to the
     last e-mail, after the worker has handled the creates themselves."""
     async with httpx.AsyncClient(base_url=api, timeout=60) as http:
-        _, owner, _ = await register(http, "owner")
-        ada, ada_token, _ = await register(http, "ada")
-        prefs = await http.patch(
-            f"{API}/notifications/preferences",
-            json={"reminder_offsets_minutes": [], "email": ["overdue"]},
-            headers=auth(ada_token),
-        )
-        prefs.raise_for_status()
-        board = await board_with(http, owner, [ada], "reminders")
+        owner, ada, board = await reminder_board(http)
         due = datetime.now(UTC) + timedelta(seconds=3 + count / 10)  # time to create them all
         await create_due_tasks(http, owner, board, ada, due, count)
     await settled(conn, uuid.UUID(board))

@@ -258,7 +258,9 @@ async def create_due_tasks(
     await asyncio.gather(*(create(n) for n in range(count)))
 
 
-async def reminders(http: httpx.AsyncClient, receivers: Receivers, count: int) -> dict[str, Any]:
+async def reminder_board(http: httpx.AsyncClient) -> tuple[str, str, str]:
+    """An owner's board with one member, ada, who wants an e-mail when a task is overdue and
+    no other reminder: (owner's token, ada's id, the board's id)."""
     _, owner, _ = await register(http, "owner")
     ada, ada_token, _ = await register(http, "ada")
     prefs = await http.patch(
@@ -267,7 +269,11 @@ async def reminders(http: httpx.AsyncClient, receivers: Receivers, count: int) -
         headers=auth(ada_token),
     )
     prefs.raise_for_status()
-    board_id = await board_with(http, owner, [ada], "reminders")
+    return owner, ada, await board_with(http, owner, [ada], "reminders")
+
+
+async def reminders(http: httpx.AsyncClient, receivers: Receivers, count: int) -> dict[str, Any]:
+    owner, ada, board_id = await reminder_board(http)
     # Every reminder must fall due after the last task exists (creation runs at some tens a
     # second while the worker plans): a generous lead, checked below.
     due = datetime.now(UTC) + timedelta(seconds=10 + count / 25)
